@@ -1,0 +1,63 @@
+# NotAlone — the two set-up commands on a fresh machine are `make up` and `make test`.
+# Every target installs what it needs first; nothing relies on a hand-installed tool.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Root installs Debian packages directly; anyone else goes through sudo.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEM_PACKAGES := libsodium23
+
+.PHONY: help install system-deps test lint typecheck up bench vectors lock clean
+
+help:
+	@echo "make up        install, then start NotAlone on embedded defaults"
+	@echo "make test      install, then run the whole test suite (lint, types, tests)"
+	@echo "make bench     install, then run the benchmarks in bench/"
+	@echo "make vectors   regenerate the cross-language test vectors in vectors/"
+	@echo "make lock      re-resolve requirements.lock from pyproject.toml (hashes pinned)"
+
+install: $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+$(STAMP): requirements.lock pyproject.toml | system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install
+	$(BIN)/mypy
+
+test: install lint typecheck
+	$(BIN)/python -m pytest
+
+up: install
+	$(BIN)/notalone up
+
+bench: install
+	$(BIN)/python bench/oprf.py
+
+vectors: install
+	$(BIN)/notalone vectors --out vectors
+
+lock: install
+	$(BIN)/python -m pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes \
+	  --python-version 3.11 --universal -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,1 @@
+"""The `notalone` command line: the only place that prints."""

@@ -1,0 +1,37 @@
+"""Entry point of the `notalone` console script."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    help=(
+        "NotAlone keeps a survivor's record private and holds the names they give in escrow.\n\n"
+        "Nothing is revealed until another survivor names the same person; then each is "
+        "contacted by their own counselor."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root() -> None:
+    """NotAlone's command line."""
+
+
+@app.command()
+def up() -> None:
+    """Start NotAlone on embedded defaults (the servers arrive with the escrow issue)."""
+    typer.echo(
+        "NotAlone's servers are not built yet: this release holds the protocol core.\n"
+        "What exists now:\n"
+        "  notalone canon KIND VALUE   canonicalize an identifier (email, phone, profile, orgid)\n"
+        "  notalone vectors --out DIR  write the cross-language test vectors\n"
+        "  make test / make bench      run the test suite / the OPRF benchmark"
+    )
+
+
+def main() -> None:
+    """Run the command line."""
+    app()

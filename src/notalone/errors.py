@@ -1,0 +1,78 @@
+"""Every error NotAlone raises on purpose, in one tree.
+
+Messages say what went wrong and what to do about it, and never contain a secret:
+no identifier, contact, record text, passphrase or key material appears in one.
+Only the web layer maps these to HTTP statuses.
+
+    NotAloneError
+    ├── InputError                 bad input from a user or a peer; nothing was changed
+    │   ├── IdentifierError        an identifier cannot be canonicalized (says what to fix)
+    │   ├── EncodingError          bytes of the wrong length, version or format
+    │   └── InvalidElementError    a group element is non-canonical or the identity
+    ├── VerificationError          a cryptographic check failed
+    │   ├── ProofError             a DLEQ proof does not verify
+    │   ├── DecryptionError        an AEAD or HPKE ciphertext does not open
+    │   ├── MerkleProofError       an inclusion or consistency proof does not verify
+    │   └── SignatureError         an Ed25519 signature does not verify
+    └── ProtocolError              the parties disagree about the protocol's state
+        ├── ThresholdError         too few, duplicate or inconsistent shares
+        └── VersionError           a message or blob carries an unknown version marker
+"""
+
+from __future__ import annotations
+
+
+class NotAloneError(Exception):
+    """The root of every error NotAlone raises on purpose."""
+
+
+class InputError(NotAloneError):
+    """Bad input from a user or a peer; nothing was changed."""
+
+
+class IdentifierError(InputError):
+    """An identifier cannot be canonicalized; the message says what to fix."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class EncodingError(InputError):
+    """Bytes of the wrong length, version or format."""
+
+
+class InvalidElementError(InputError):
+    """A ristretto255 element is non-canonical, invalid or the identity."""
+
+
+class VerificationError(NotAloneError):
+    """A cryptographic check failed."""
+
+
+class ProofError(VerificationError):
+    """A DLEQ proof does not verify."""
+
+
+class DecryptionError(VerificationError):
+    """An AEAD or HPKE ciphertext does not open under the given key and context."""
+
+
+class MerkleProofError(VerificationError):
+    """An inclusion or consistency proof does not verify."""
+
+
+class SignatureError(VerificationError):
+    """An Ed25519 signature does not verify."""
+
+
+class ProtocolError(NotAloneError):
+    """The parties disagree about the protocol's state."""
+
+
+class ThresholdError(ProtocolError):
+    """Too few, duplicate or inconsistent shares for a threshold operation."""
+
+
+class VersionError(ProtocolError):
+    """A message or stored blob carries an unknown version marker."""
