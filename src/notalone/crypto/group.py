@@ -1,0 +1,202 @@
+"""The ristretto255 group (RFC 9496) and its scalar field, on libsodium through pysodium.
+
+Elements and scalars are plain 32-byte strings, as on the wire. Two pitfalls of libsodium
+are handled here, once, so no caller meets them:
+
+- libsodium accepts the identity encoding (32 zero bytes) as a valid point, but RFC 9497
+  requires rejecting it: `decode_element` checks it explicitly.
+- `crypto_core_ristretto255_from_hash` is only the one-way map; `hash_to_group` runs
+  RFC 9380 `expand_message_xmd` with SHA-512 and the caller's DST first.
+
+Operations on secret scalars go through libsodium's scalar functions, not Python integers,
+so that their running time does not depend on the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pysodium
+
+from notalone.errors import EncodingError, InvalidElementError
+
+ELEMENT_BYTES = 32
+SCALAR_BYTES = 32
+UNIFORM_BYTES = 64
+#: The order ℓ of the ristretto255 group, 2^252 + 27742317777372353535851937790883648493.
+ORDER = 2**252 + 27742317777372353535851937790883648493
+IDENTITY = bytes(ELEMENT_BYTES)
+ZERO_SCALAR = bytes(SCALAR_BYTES)
+GENERATOR = bytes.fromhex("e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76")
+
+_SHA512_BLOCK = 128
+_SHA512_DIGEST = 64
+
+
+def i2osp(value: int, length: int) -> bytes:
+    """RFC 8017 I2OSP: `value` as a big-endian string of exactly `length` bytes."""
+    if not 0 <= value < 1 << (8 * length):
+        raise EncodingError(f"value does not fit in {length} byte(s)")
+    return value.to_bytes(length, "big")
+
+
+def expand_message_xmd_sha512(msg: bytes, dst: bytes, length: int) -> bytes:
+    """RFC 9380 section 5.3.1 expand_message_xmd with SHA-512."""
+    if len(dst) > 255:
+        raise EncodingError("a domain-separation tag longer than 255 bytes is not allowed")
+    blocks = -(-length // _SHA512_DIGEST)
+    if blocks > 255 or length > 65535:
+        raise EncodingError("expand_message_xmd output is limited to 255 blocks")
+    dst_prime = dst + i2osp(len(dst), 1)
+    b0 = hashlib.sha512(
+        bytes(_SHA512_BLOCK) + msg + i2osp(length, 2) + b"\x00" + dst_prime
+    ).digest()
+    bi = hashlib.sha512(b0 + b"\x01" + dst_prime).digest()
+    out = [bi]
+    b0_int = int.from_bytes(b0, "big")
+    for i in range(2, blocks + 1):
+        chained = (b0_int ^ int.from_bytes(bi, "big")).to_bytes(_SHA512_DIGEST, "big")
+        bi = hashlib.sha512(chained + i2osp(i, 1) + dst_prime).digest()
+        out.append(bi)
+    return b"".join(out)[:length]
+
+
+def hash_to_group(msg: bytes, dst: bytes) -> bytes:
+    """RFC 9380 hash_to_ristretto255: expand to 64 uniform bytes, then the one-way map."""
+    element: bytes = pysodium.crypto_core_ristretto255_from_hash(
+        expand_message_xmd_sha512(msg, dst, UNIFORM_BYTES)
+    )
+    return element
+
+
+def hash_to_scalar(msg: bytes, dst: bytes) -> bytes:
+    """RFC 9497 HashToScalar for ristretto255: 64 uniform bytes reduced modulo ℓ."""
+    return reduce_scalar(expand_message_xmd_sha512(msg, dst, UNIFORM_BYTES))
+
+
+def reduce_scalar(wide: bytes) -> bytes:
+    """Reduce a 64-byte little-endian integer modulo ℓ."""
+    if len(wide) != UNIFORM_BYTES:
+        raise EncodingError(f"a wide scalar has {UNIFORM_BYTES} bytes")
+    scalar: bytes = pysodium.crypto_core_ristretto255_scalar_reduce(wide)
+    return scalar
+
+
+def decode_element(data: bytes, what: str = "element") -> bytes:
+    """Check that `data` is a canonical, non-identity ristretto255 encoding; return it.
+
+    Raises InvalidElementError naming `what` (never the bytes themselves).
+    """
+    if len(data) != ELEMENT_BYTES:
+        raise InvalidElementError(f"{what} must be {ELEMENT_BYTES} bytes, got {len(data)}")
+    if data == IDENTITY:
+        raise InvalidElementError(f"{what} is the identity element, which is never valid")
+    if not pysodium.crypto_core_ristretto255_is_valid_point(data):
+        raise InvalidElementError(f"{what} is not a canonical ristretto255 encoding")
+    return data
+
+
+def decode_scalar(data: bytes, what: str = "scalar") -> bytes:
+    """Check that `data` is a canonical scalar (a little-endian integer below ℓ); return it."""
+    if len(data) != SCALAR_BYTES:
+        raise EncodingError(f"{what} must be {SCALAR_BYTES} bytes, got {len(data)}")
+    # Proof scalars are public, so an integer comparison here leaks nothing.
+    if int.from_bytes(data, "little") >= ORDER:
+        raise EncodingError(f"{what} is not reduced modulo the group order")
+    return data
+
+
+def scalar_from_int(value: int) -> bytes:
+    """Encode a small public integer (a share index, a polynomial degree) as a scalar."""
+    if not 0 <= value < ORDER:
+        raise EncodingError("integer is out of the scalar range")
+    return value.to_bytes(SCALAR_BYTES, "little")
+
+
+def random_scalar() -> bytes:
+    """A uniformly random non-zero scalar from libsodium's CSPRNG."""
+    scalar: bytes = pysodium.crypto_core_ristretto255_scalar_random()
+    return scalar
+
+
+def scalar_add(a: bytes, b: bytes) -> bytes:
+    """(a + b) mod ℓ."""
+    result: bytes = pysodium.crypto_core_ristretto255_scalar_add(a, b)
+    return result
+
+
+def scalar_sub(a: bytes, b: bytes) -> bytes:
+    """(a - b) mod ℓ."""
+    result: bytes = pysodium.crypto_core_ristretto255_scalar_sub(a, b)
+    return result
+
+
+def scalar_mul(a: bytes, b: bytes) -> bytes:
+    """(a · b) mod ℓ."""
+    result: bytes = pysodium.crypto_core_ristretto255_scalar_mul(a, b)
+    return result
+
+
+def scalar_invert(a: bytes) -> bytes:
+    """a⁻¹ mod ℓ; raises EncodingError for zero, which has no inverse."""
+    try:
+        result: bytes = pysodium.crypto_core_ristretto255_scalar_invert(a)
+    except ValueError as e:
+        raise EncodingError("zero has no inverse modulo the group order") from e
+    return result
+
+
+def scalar_is_zero(a: bytes) -> bool:
+    """Whether a canonical scalar is zero (constant time)."""
+    return pysodium.sodium.sodium_is_zero(a, len(a)) == 1  # type: ignore[no-any-return]
+
+
+def mult(scalar: bytes, element: bytes) -> bytes:
+    """scalar · element, where the result must not be the identity.
+
+    libsodium decodes `element` (rejecting non-canonical encodings) and refuses an identity
+    result, so a single call both validates untrusted input and multiplies it.
+    """
+    try:
+        result: bytes = pysodium.crypto_scalarmult_ristretto255(scalar, element)
+    except ValueError as e:
+        raise InvalidElementError(
+            "element is not a canonical ristretto255 encoding, or the product is the identity"
+        ) from e
+    return result
+
+
+def mult_or_identity(scalar: bytes, element: bytes) -> bytes:
+    """scalar · element, allowing an identity result (for verifying adversarial proofs).
+
+    `element` must already have been validated by `decode_element`.
+    """
+    try:
+        result: bytes = pysodium.crypto_scalarmult_ristretto255(scalar, element)
+    except ValueError:
+        return IDENTITY
+    return result
+
+
+def mult_base(scalar: bytes) -> bytes:
+    """scalar · G; raises EncodingError when the scalar is zero modulo ℓ."""
+    try:
+        result: bytes = pysodium.crypto_scalarmult_ristretto255_base(scalar)
+    except ValueError as e:
+        raise EncodingError("scalar is zero modulo the group order") from e
+    return result
+
+
+def mult_base_or_identity(scalar: bytes) -> bytes:
+    """scalar · G, allowing the identity (scalar zero) for verifying adversarial proofs."""
+    try:
+        result: bytes = pysodium.crypto_scalarmult_ristretto255_base(scalar)
+    except ValueError:
+        return IDENTITY
+    return result
+
+
+def add(p: bytes, q: bytes) -> bytes:
+    """p + q for decoded elements; either may be the identity."""
+    result: bytes = pysodium.crypto_core_ristretto255_add(p, q)
+    return result
