@@ -31,6 +31,7 @@ GENERATOR = bytes.fromhex("e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65
 
 _SHA512_BLOCK = 128
 _SHA512_DIGEST = 64
+_ZPAD_STATE = hashlib.sha512(bytes(_SHA512_BLOCK))
 
 
 def i2osp(value: int, length: int) -> bytes:
@@ -45,18 +46,19 @@ def expand_message_xmd_sha512(msg: bytes, dst: bytes, length: int) -> bytes:
     if len(dst) > 255:
         raise EncodingError("a domain-separation tag longer than 255 bytes is not allowed")
     blocks = -(-length // _SHA512_DIGEST)
-    if blocks > 255 or length > 65535:
+    if blocks > 255:
         raise EncodingError("expand_message_xmd output is limited to 255 blocks")
-    dst_prime = dst + i2osp(len(dst), 1)
-    b0 = hashlib.sha512(
-        bytes(_SHA512_BLOCK) + msg + i2osp(length, 2) + b"\x00" + dst_prime
-    ).digest()
+    dst_prime = dst + len(dst).to_bytes(1, "big")
+    # Every b_0 hash starts with the same 128 zero bytes (Z_pad); resume from that state.
+    h0 = _ZPAD_STATE.copy()
+    h0.update(msg + length.to_bytes(2, "big") + b"\x00" + dst_prime)
+    b0 = h0.digest()
     bi = hashlib.sha512(b0 + b"\x01" + dst_prime).digest()
     out = [bi]
     b0_int = int.from_bytes(b0, "big")
     for i in range(2, blocks + 1):
         chained = (b0_int ^ int.from_bytes(bi, "big")).to_bytes(_SHA512_DIGEST, "big")
-        bi = hashlib.sha512(chained + i2osp(i, 1) + dst_prime).digest()
+        bi = hashlib.sha512(chained + i.to_bytes(1, "big") + dst_prime).digest()
         out.append(bi)
     return b"".join(out)[:length]
 

@@ -22,9 +22,7 @@ def hkdf_sha512(ikm: bytes, info: bytes, length: int, salt: bytes = b"") -> byte
     """HKDF-SHA-512 extract-then-expand; an empty salt means RFC 5869's zero salt."""
     if not 1 <= length <= HKDF_SHA512_MAX_LENGTH:
         raise EncodingError(f"HKDF-SHA-512 output length must be 1..{HKDF_SHA512_MAX_LENGTH}")
-    return HKDF(
-        algorithm=hashes.SHA512(), length=length, salt=salt or None, info=info
-    ).derive(ikm)
+    return HKDF(algorithm=hashes.SHA512(), length=length, salt=salt or None, info=info).derive(ikm)
 
 
 @dataclass(frozen=True)
