@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from notalone.cli.vectors import vectors_command
+
 app = typer.Typer(
     help=(
         "NotAlone keeps a survivor's record private and holds the names they give in escrow.\n\n"
@@ -30,6 +32,9 @@ def up() -> None:
         "  notalone vectors --out DIR  write the cross-language test vectors\n"
         "  make test / make bench      run the test suite / the OPRF benchmark"
     )
+
+
+app.command("vectors")(vectors_command)
 
 
 def main() -> None:
