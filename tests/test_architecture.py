@@ -1,0 +1,86 @@
+"""The layering of docs/decisions/0001-layout.md, enforced.
+
+Imports point one way: cli → (services, storage, web, keyserver) → protocol → crypto →
+errors. The core (crypto, protocol, errors) does no I/O: it imports no module that
+touches files, sockets, processes or the clock, and never calls open() or print().
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+PACKAGE = REPO / "src" / "notalone"
+
+#: What each layer may import from inside notalone (besides itself).
+ALLOWED = {
+    "__init__": set(),
+    "errors": set(),
+    "crypto": {"errors"},
+    "protocol": {"errors", "crypto", "__init__"},
+    "cli": {"errors", "crypto", "protocol", "services", "storage", "web", "keyserver", "__init__"},
+}
+CORE = ("__init__", "errors", "crypto", "protocol")
+IO_MODULES = {
+    "os", "sys", "io", "socket", "pathlib", "shutil", "subprocess", "time", "datetime",
+    "logging", "sqlite3", "urllib", "http", "asyncio", "threading", "multiprocessing", "random",
+    "tempfile", "glob",
+}  # fmt: skip
+IO_CALLS = {"open", "print", "input"}
+
+
+def _layer(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0].removesuffix(".py") if len(relative.parts) > 1 else relative.stem
+
+
+def _imports(tree: ast.Module) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_one_way(path: Path) -> None:
+    layer = _layer(path)
+    assert layer in ALLOWED, f"the new layer {layer} needs a rule in ALLOWED"
+    allowed = ALLOWED[layer]
+    for name in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+        if name == "notalone":
+            target = "__init__"
+        elif name.startswith("notalone."):
+            target = name.split(".")[1]
+        else:
+            continue
+        assert target == layer or target in allowed, f"{layer} must not import {name}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _modules() if _layer(p) in CORE],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_core_does_no_io(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for name in _imports(tree):
+        assert name.split(".")[0] not in IO_MODULES, f"core module imports {name}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id not in IO_CALLS, f"core module calls {node.func.id}()"
+
+
+def test_every_layer_has_a_rule() -> None:
+    layers = {_layer(p) for p in _modules()}
+    assert layers <= set(ALLOWED), f"add a rule for {layers - set(ALLOWED)}"
