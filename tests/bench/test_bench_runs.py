@@ -19,7 +19,7 @@ def test_oprf_benchmark_reports_rates_and_ratios(tmp_path: Path) -> None:
     )  # fmt: skip
     result = json.loads(out.read_text())
     assert set(result["rates_per_second"]) == {
-        "libsodium_mult", "libsodium_base_mult", "ours_single", "voprf_single",
+        "libsodium_mult", "libsodium_base_mult", "libsodium_add", "ours_single", "voprf_single",
         "ours_batch", "voprf_batch",
     }  # fmt: skip
     assert all(rate > 0 for rate in result["rates_per_second"].values())

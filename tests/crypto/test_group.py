@@ -95,3 +95,31 @@ def test_scalar_checks() -> None:
         group.i2osp(256, 1)
     with pytest.raises(EncodingError, match="64 bytes"):
         group.reduce_scalar(b"\x00" * 32)
+
+
+def test_short_buffers_never_reach_libsodium() -> None:
+    # libsodium reads 32 bytes through each pointer; a short buffer must be refused first.
+    seven = group.scalar_from_int(7)
+    for call in (
+        lambda: group.mult(seven[:31], group.GENERATOR),
+        lambda: group.mult_or_identity(seven[:31], group.GENERATOR),
+        lambda: group.mult_base(seven[:31]),
+        lambda: group.mult_base_or_identity(b""),
+        lambda: group.scalar_add(seven, b"\x01"),
+        lambda: group.scalar_sub(b"", seven),
+        lambda: group.scalar_mul(seven, seven[:16]),
+    ):
+        with pytest.raises(EncodingError, match="32 bytes"):
+            call()
+    with pytest.raises(InvalidElementError, match="32 bytes"):
+        group.mult(seven, group.GENERATOR[:31])
+    with pytest.raises(InvalidElementError, match="32 bytes"):
+        group.mult_or_identity(seven, b"")
+
+
+def test_identity_results() -> None:
+    seven = group.scalar_from_int(7)
+    assert group.mult_or_identity(seven, group.IDENTITY) == group.IDENTITY
+    assert group.mult_base_or_identity(group.ZERO_SCALAR) == group.IDENTITY
+    with pytest.raises(InvalidElementError, match="identity"):
+        group.mult(group.ZERO_SCALAR, group.GENERATOR)

@@ -56,7 +56,8 @@ _SEED_DST = {mode: b"Seed-" + ctx for mode, ctx in _CONTEXT.items()}
 
 
 def _len_prefixed(data: bytes) -> bytes:
-    return group.i2osp(len(data), 2) + data
+    # Inputs and info are bounded by _check_input; elements and DSTs are short.
+    return len(data).to_bytes(2, "big") + data
 
 
 def _check_input(data: bytes, what: str) -> None:
