@@ -12,23 +12,33 @@ Pure: builds dictionaries of hex strings; writing files is the CLI's job.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from notalone import PROTOCOL_VERSION
-from notalone.crypto import aead, group, hpke, oprf, threshold
+from notalone.crypto import aead, group, hpke, merkle, oprf, threshold
 from notalone.crypto.ct import bytes_eq
 from notalone.crypto.kdf import hkdf_sha512
 from notalone.crypto.oprf import Mode
 from notalone.errors import DecryptionError, ProtocolError
-from notalone.protocol import slots
+from notalone.protocol import accounts, receipts, records, slots
 from notalone.protocol.slots import Package
 
 DEFAULT_SEED = b"notalone/v1 cross-language test vectors"
 GENERATOR = "notalone.protocol.vectors"
 #: The files `build_all` returns, in order.
-FILE_NAMES = ["threshold-oprf.json", "slots.json"]
+FILE_NAMES = [
+    "threshold-oprf.json",
+    "slots.json",
+    "accounts.json",
+    "records.json",
+    "receipts.json",
+]
 
 Vectors = dict[str, Any]
 #: Sample inputs: (kind, as entered, region, canonical). Canonicalization itself has its
@@ -49,6 +59,11 @@ class Drbg:
     def draw(self, label: str, length: int) -> bytes:
         """`length` bytes for `label`; the same label always gives the same bytes."""
         return hkdf_sha512(self._seed, b"notalone/v1/vectors/" + label.encode(), length)
+
+    def stream(self, label: str) -> Callable[[int], bytes]:
+        """A random-bytes source for recipes that take `rng`: call i draws label/i."""
+        calls = iter(range(1 << 30))
+        return lambda n: self.draw(f"{label}/{next(calls)}", n)
 
     def scalar(self, label: str) -> bytes:
         """A non-zero scalar for `label` (64 bytes reduced, as RandomScalar would be)."""
@@ -241,12 +256,165 @@ def _open_outer(slot: slots.Slot, key: bytes) -> bytes:
     return aead.open_(key, slot.outer, slots.outer_ad(slot.tag, slot.account_id, slot.slot_id))
 
 
+#: Vectors use the weakest Argon2id parameters a client accepts, to stay quick in browsers.
+VECTOR_ARGON2 = accounts.ARGON2_FLOOR
+
+
+def build_account_vectors(drbg: Drbg) -> Vectors:
+    """One account: passphrase and recovery derivations, the wrapped data key, the bundle,
+    and a passphrase change."""
+    username = accounts.generate_username(drbg.stream("accounts/username"))
+    # A published test passphrase, with non-ASCII letters to pin NFC and UTF-8 handling.
+    passphrase = "correct horse battery staple, née Zoë"  # noqa: S105
+    new = accounts.create_account(
+        username, passphrase, VECTOR_ARGON2, rng=drbg.stream("accounts/create")
+    )
+    keys = accounts.derive_passphrase_keys(username, passphrase, new.bundle.salt, VECTOR_ARGON2)
+    recovery = accounts.derive_recovery_keys(username, new.recovery_key)
+    changed = accounts.change_passphrase(
+        new.bundle,
+        new.data_key,
+        "a new passphrase, much longer",
+        VECTOR_ARGON2,
+        rng=drbg.stream("accounts/change"),
+    )
+    return {
+        "description": (
+            "Survivor account keys (docs/protocol.md §9): Argon2id (p = 1) of the NFC "
+            "passphrase, then HKDF-SHA-512 subkeys bound to the username; the data key "
+            "wrapped by the passphrase and the recovery key; the v1 key bundle; a "
+            "passphrase change that rewraps the same data key."
+        ),
+        "username": username,
+        "passphrase": passphrase,
+        "argon2id": {
+            "time_cost": VECTOR_ARGON2.time_cost,
+            "memory_kib": VECTOR_ARGON2.memory_kib,
+            "parallelism": VECTOR_ARGON2.parallelism,
+        },
+        "salt": new.bundle.salt.hex(),
+        "auth_key": keys.auth_key.hex(),
+        "wrap_key": keys.wrap_key.hex(),
+        "data_key": new.data_key.key.hex(),
+        "key_check": new.bundle.key_check.hex(),
+        "recovery_key": new.recovery_key,
+        "recovery_key_bytes": accounts.parse_recovery_key(new.recovery_key).hex(),
+        "recovery_auth_key": recovery.auth_key.hex(),
+        "recovery_wrap_key": recovery.wrap_key.hex(),
+        "wrapped_by_passphrase": new.bundle.wrapped_by_passphrase.hex(),
+        "wrapped_by_recovery": new.bundle.wrapped_by_recovery.hex(),
+        "bundle": new.bundle.to_bytes().hex(),
+        "changed_passphrase": "a new passphrase, much longer",
+        "changed_auth_key": changed.auth_key.hex(),
+        "changed_bundle": changed.bundle.to_bytes().hex(),
+    }
+
+
+def build_record_vectors(drbg: Drbg) -> Vectors:
+    """Two versions of one record and one entry copy under a fixed data key."""
+    data_key = accounts.DataKey(drbg.draw("records/data-key", 32))
+    record_id = records.new_record_id(drbg.stream("records/record-id"))
+    versions = [
+        records.RecordContent(
+            who="My manager at the studio",
+            what="He cornered me after the wrap party.",
+            when="2025-03-14, about 23:00",
+            where="Stage 4 corridor",
+            witnesses=("Sam (crew)",),
+            text="I wrote this the next morning.",
+        ),
+        records.RecordContent(
+            who="My manager at the studio",
+            what="He cornered me after the wrap party and blocked the door.",
+            when="2025-03-14, about 23:00",
+            where="Stage 4 corridor",
+            witnesses=("Sam (crew)", "Ana (catering)"),
+            text="Edited: I remembered the second witness. Ünïcödé ✓",
+        ),
+    ]
+    cases = []
+    for version, content in enumerate(versions, start=1):
+        nonce = drbg.draw(f"records/nonce/{version}", aead.NONCE_BYTES)
+        blob = records.encrypt_record_version(data_key, record_id, version, content, nonce=nonce)
+        cases.append(
+            {
+                "version": version,
+                "content_json": content.to_json().decode(),
+                "nonce": nonce.hex(),
+                "blob": blob.hex(),
+            }
+        )
+    entry_id = drbg.draw("records/entry-id", 16)
+    entry: dict[str, records.JSONInput] = {
+        "v": 1,
+        "counselor_id": "counselor-vectors",
+        "identifiers": ["email", "phone"],
+    }
+    entry_nonce = drbg.draw("records/entry-nonce", aead.NONCE_BYTES)
+    entry_blob = records.encrypt_entry_copy(data_key, entry_id, entry, nonce=entry_nonce)
+    return {
+        "description": (
+            "Record versions and an entry copy (docs/protocol.md §10): canonical JSON "
+            "sealed with XChaCha20-Poly1305 under HKDF subkeys of the data key."
+        ),
+        "data_key": data_key.key.hex(),
+        "record_id": record_id.hex(),
+        "versions": cases,
+        "entry_id": entry_id.hex(),
+        "entry_json": records.canonical_json(entry).decode(),
+        "entry_nonce": entry_nonce.hex(),
+        "entry_blob": entry_blob.hex(),
+    }
+
+
+def build_receipt_vectors(drbg: Drbg) -> Vectors:
+    """A log of 7 record receipts: roots, one receipt per leaf, a consistency proof."""
+    signing = Ed25519PrivateKey.from_private_bytes(drbg.draw("receipts/log-key", 32))
+    public = signing.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    start_ms = 1_763_900_000_000
+    blobs = [drbg.draw(f"receipts/ciphertext/{i}", 48 + 13 * i) for i in range(7)]
+    leaves = [
+        receipts.receipt_leaf(hashlib.sha256(b).digest(), start_ms + 60_000 * i)
+        for i, b in enumerate(blobs)
+    ]
+    leaf_hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+    head_ms = start_ms + 3_600_000
+    issued = [
+        receipts.issue_receipt(leaf, i, leaf_hashes, signing, head_ms)
+        for i, leaf in enumerate(leaves)
+    ]
+    old = receipts.sign_tree_head(signing, 3, start_ms + 180_000, merkle.root(leaf_hashes[:3]))
+    return {
+        "description": (
+            "Record receipts (docs/protocol.md §10): RFC 9162 leaves "
+            '"notalone/v1/receipt" ‖ SHA-256(ciphertext) ‖ u64 time_ms, Ed25519-signed '
+            "tree heads, receipts with inclusion proofs, a consistency proof from 3 to 7."
+        ),
+        "log_private_key": signing.private_bytes_raw().hex(),
+        "log_public_key": public.hex(),
+        "ciphertexts": _hex(blobs),
+        "leaves": _hex(leaves),
+        "leaf_hashes": _hex(leaf_hashes),
+        "roots": [merkle.root(leaf_hashes[:n]).hex() for n in range(len(leaves) + 1)],
+        "receipts": [r.to_bytes().hex() for r in issued],
+        "tree_head": issued[0].tree_head.to_bytes().hex(),
+        "old_tree_head": old.to_bytes().hex(),
+        "consistency_proof_3_7": _hex(merkle.consistency_proof(leaf_hashes, 3)),
+    }
+
+
 def build_all(seed: bytes = DEFAULT_SEED, sealer: Sealer = hpke.seal) -> dict[str, Vectors]:
     """Every vector file, by file name."""
     drbg = Drbg(seed)
     oprf_vectors, outputs = build_oprf_vectors(drbg)
     slot_vectors, _ = build_slot_vectors(drbg, outputs, sealer)
-    files = {"threshold-oprf.json": oprf_vectors, "slots.json": slot_vectors}
+    files = {
+        "threshold-oprf.json": oprf_vectors,
+        "slots.json": slot_vectors,
+        "accounts.json": build_account_vectors(drbg),
+        "records.json": build_record_vectors(drbg),
+        "receipts.json": build_receipt_vectors(drbg),
+    }
     for vectors in files.values():
         vectors["protocol"] = PROTOCOL_VERSION
         vectors["generator"] = GENERATOR
