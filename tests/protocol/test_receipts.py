@@ -399,6 +399,9 @@ def test_consistency_between_signed_tree_heads() -> None:
         receipts.verify_consistency_between(forged, heads[30], proof, LOG_PUBLIC)
     with pytest.raises(SignatureError):
         receipts.verify_consistency_between(heads[11], forged, proof, LOG_PUBLIC)
+    backdated = receipts.sign_tree_head(LOG_KEY, 30, T0 + 10, heads[30].root)
+    with pytest.raises(MerkleProofError, match="earlier time"):
+        receipts.verify_consistency_between(heads[11], backdated, proof, LOG_PUBLIC)
 
 
 def test_a_rewritten_history_is_caught() -> None:

@@ -296,6 +296,9 @@ def verify_consistency_between(
     """Check that both tree heads are the log's and that the newer extends the older."""
     verify_tree_head(log_public_key_bytes, old_sth)
     verify_tree_head(log_public_key_bytes, new_sth)
+    if new_sth.tree_size > old_sth.tree_size and new_sth.timestamp_ms < old_sth.timestamp_ms:
+        # A log that signs a larger tree with an earlier time misstates when leaves arrived.
+        raise MerkleProofError("the larger tree head is signed with an earlier time")
     merkle.verify_consistency(
         old_sth.tree_size, new_sth.tree_size, old_sth.root, new_sth.root, proof
     )
