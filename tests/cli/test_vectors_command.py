@@ -20,7 +20,7 @@ def test_write_then_check(tmp_path: Path) -> None:
 
     first = runner.invoke(app, ["vectors", "--out", str(out)])
     assert first.exit_code == 0, first.output
-    assert "wrote 5 files" in first.output
+    assert "wrote 6 files" in first.output
     before = {p.name: p.read_text() for p in out.iterdir()}
 
     second = runner.invoke(app, ["vectors", "--out", str(out)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from notalone.cli.canon import canon_command
 from notalone.cli.vectors import vectors_command
 
 app = typer.Typer(
@@ -14,6 +15,8 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     add_completion=False,
+    # A crash must never print local variables: they may hold an identifier or a key.
+    pretty_exceptions_show_locals=False,
 )
 
 
@@ -34,9 +37,14 @@ def up() -> None:
     )
 
 
+app.command("canon")(canon_command)
 app.command("vectors")(vectors_command)
 
 
 def main() -> None:
     """Run the command line."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -13,10 +13,13 @@ Pure: builds dictionaries of hex strings; writing files is the CLI's job.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import email_validator
+import phonenumbers
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -25,14 +28,15 @@ from notalone.crypto import aead, group, hpke, merkle, oprf, threshold
 from notalone.crypto.ct import bytes_eq
 from notalone.crypto.kdf import hkdf_sha512
 from notalone.crypto.oprf import Mode
-from notalone.errors import DecryptionError, ProtocolError
-from notalone.protocol import accounts, receipts, records, slots
+from notalone.errors import DecryptionError, IdentifierError, ProtocolError
+from notalone.protocol import accounts, identifiers, receipts, records, slots
 from notalone.protocol.slots import Package
 
 DEFAULT_SEED = b"notalone/v1 cross-language test vectors"
 GENERATOR = "notalone.protocol.vectors"
 #: The files `build_all` returns, in order.
 FILE_NAMES = [
+    "identifiers.json",
     "threshold-oprf.json",
     "slots.json",
     "accounts.json",
@@ -41,12 +45,56 @@ FILE_NAMES = [
 ]
 
 Vectors = dict[str, Any]
-#: Sample inputs: (kind, as entered, region, canonical). Canonicalization itself has its
-#: own vector file built from the identifier module; these feed the OPRF and slots.
-SAMPLE_IDENTIFIERS: tuple[tuple[str, str, str], ...] = (
-    ("email", "John.Doe+work@GMail.com", "johndoe@gmail.com"),
-    ("phone", "(415) 555-0134", "+14155550134"),
-    ("profile", "https://www.linkedin.com/in/Jane-Doe/", "linkedin:jane-doe"),
+#: Identifiers as a survivor might type them: (kind, as entered, region). They feed the
+#: identifier, OPRF and slot vectors.
+SAMPLE_IDENTIFIERS: tuple[tuple[str, str, str | None], ...] = (
+    ("email", "John.Doe+work@GMail.com", None),
+    ("phone", "(415) 555-0134", "US"),
+    ("profile", "https://www.linkedin.com/in/Jane-Doe/", None),
+)
+#: Canonicalization cases for the browser to reproduce: every rule of docs/protocol.md §4.
+IDENTIFIER_CASES: tuple[tuple[str, str, str | None], ...] = (
+    *SAMPLE_IDENTIFIERS,
+    ("email", "  johndoe@googlemail.com ", None),
+    ("email", "mailto:Jane.Roe@Example.ORG", None),
+    ("email", "Jane Roe <jane.roe+news@outlook.com>", None),
+    ("email", "someone@ME.com", None),
+    ("email", "first.last+tag@proton.me", None),
+    ("email", "josé@bücher.example", None),
+    # Full-width letters, as some East Asian keyboards type them: NFKC folds them.
+    ("email", "ＪＯＨＮ＠ｅｘａｍｐｌｅ．ｃｏｍ", None),  # noqa: RUF001
+    ("phone", "+1 415 555 0134", None),
+    ("phone", "tel:+14155550134", None),
+    ("phone", "0044 20 7946 0958", None),
+    ("phone", "020 7946 0958", "GB"),
+    ("phone", "+1 415 555 0134 ext. 12", None),
+    ("profile", "linkedin.com/in/jane-doe", None),
+    ("profile", "https://twitter.com/Jack?lang=en", None),
+    ("profile", "x.com/jack", None),
+    ("profile", "https://www.instagram.com/Some.User/", None),
+    ("profile", "https://m.facebook.com/John.Smith.5", None),
+    ("profile", "https://www.facebook.com/profile.php?id=100004123456789", None),
+    ("profile", "https://www.tiktok.com/@Some_User", None),
+    ("profile", "https://github.com/Octo-Cat", None),
+    ("profile", "@Gargron@Mastodon.Social", None),
+    ("profile", "https://mastodon.social/@Gargron", None),
+    ("orgid", "Example.ORG:E-1042", None),
+    ("orgid", "www.example.org : E-1042", None),
+)
+#: Inputs every implementation must refuse (the messages may be worded differently).
+IDENTIFIER_REFUSALS: tuple[tuple[str, str, str | None], ...] = (
+    ("email", "not an email", None),
+    ("email", "", None),
+    ("phone", "415 555 0134", None),
+    ("phone", "+1 415 555 013", None),
+    ("phone", "1-800-FLOWERS", "US"),
+    ("profile", "@jack", None),
+    ("profile", "https://x.com/home", None),
+    ("profile", "https://github.com/org/repo", None),
+    ("profile", "https://www.linkedin.com/company/acme", None),
+    ("profile", "https://example.com/jack", None),
+    ("orgid", "E-1042", None),
+    ("orgid", "example.org:E 1042", None),
 )
 
 
@@ -118,8 +166,10 @@ def build_oprf_vectors(drbg: Drbg) -> tuple[Vectors, dict[str, bytes]]:
     federation, shares = threshold.deal(sk, 2, 3, coefficients=coefficients)
     cases = []
     outputs = {}
-    for n, (kind, entered, canonical) in enumerate(SAMPLE_IDENTIFIERS):
-        input_ = f"{PROTOCOL_VERSION}/id|{kind}|{canonical}".encode()
+    for n, (kind, entered, region) in enumerate(SAMPLE_IDENTIFIERS):
+        identifier = identifiers.canonicalize(kind, entered, region=region)
+        canonical = identifier.canonical
+        input_ = identifier.oprf_input()
         r = drbg.scalar(f"oprf/{n}/blind")
         _, blinded = oprf.blind(input_, Mode.VOPRF, blind_scalar=r)
         answers = [
@@ -190,7 +240,8 @@ def build_slot_vectors(
     deployment_id = drbg.draw("slots/deployment-id", slots.DEPLOYMENT_ID_BYTES)
     accounts = [drbg.draw(f"slots/account/{a}", slots.ACCOUNT_ID_BYTES) for a in range(2)]
     cases = []
-    for n, (kind, entered, canonical) in enumerate(SAMPLE_IDENTIFIERS):
+    for n, (kind, entered, region) in enumerate(SAMPLE_IDENTIFIERS):
+        canonical = identifiers.canonicalize(kind, entered, region=region).canonical
         y = outputs[canonical]
         for t in (2, 3):
             derived = slots.derive_slot_secrets(y, t)
@@ -254,6 +305,44 @@ def build_slot_vectors(
 
 def _open_outer(slot: slots.Slot, key: bytes) -> bytes:
     return aead.open_(key, slot.outer, slots.outer_ad(slot.tag, slot.account_id, slot.slot_id))
+
+
+def build_identifier_vectors() -> Vectors:
+    """Canonical forms and OPRF inputs of IDENTIFIER_CASES, and inputs to refuse."""
+    cases = []
+    for kind, entered, region in IDENTIFIER_CASES:
+        identifier = identifiers.canonicalize(kind, entered, region=region)
+        cases.append(
+            {
+                "kind": kind,
+                "input": entered,
+                "region": region,
+                "canonical": identifier.canonical,
+                "oprf_input": identifier.oprf_input().hex(),
+            }
+        )
+    refusals = []
+    for kind, entered, region in IDENTIFIER_REFUSALS:
+        try:
+            identifiers.canonicalize(kind, entered, region=region)
+        except IdentifierError as e:
+            refusals.append({"kind": kind, "input": entered, "region": region, "error": str(e)})
+        else:  # pragma: no cover - guarded by the identifier tests
+            raise ProtocolError("an identifier that must be refused was accepted")
+    return {
+        "description": (
+            "Identifier canonicalization (docs/protocol.md §4): `canonical` for each input, "
+            'and the OPRF input "notalone/v1/id|" ‖ kind ‖ "|" ‖ canonical (UTF-8). '
+            "`refusals` must be refused; the wording of `error` may differ."
+        ),
+        "libraries": {
+            "phonenumbers": phonenumbers.__version__,
+            "email-validator": email_validator.__version__,
+            "unicode": unicodedata.unidata_version,
+        },
+        "cases": cases,
+        "refusals": refusals,
+    }
 
 
 #: Vectors use the weakest Argon2id parameters a client accepts, to stay quick in browsers.
@@ -409,6 +498,7 @@ def build_all(seed: bytes = DEFAULT_SEED, sealer: Sealer = hpke.seal) -> dict[st
     oprf_vectors, outputs = build_oprf_vectors(drbg)
     slot_vectors, _ = build_slot_vectors(drbg, outputs, sealer)
     files = {
+        "identifiers.json": build_identifier_vectors(),
         "threshold-oprf.json": oprf_vectors,
         "slots.json": slot_vectors,
         "accounts.json": build_account_vectors(drbg),
