@@ -8,6 +8,7 @@ touches files, sockets, processes or the clock, and never calls open() or print(
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,55 @@ def test_core_does_no_io(path: Path) -> None:
 def test_every_layer_has_a_rule() -> None:
     layers = {_layer(p) for p in _modules()}
     assert layers <= set(ALLOWED), f"add a rule for {layers - set(ALLOWED)}"
+
+
+# Secrets are compared with notalone.crypto.ct.bytes_eq, never with == or !=, whose time
+# depends on where the first difference is. Names are the only handle a static check has,
+# so this flags comparisons whose operand is named like a secret.
+SECRET_NAME = re.compile(
+    r"secret|private|passphrase|share|entry_key|data_key|wrap_key|auth_key|recovery|master"
+    r"|blind|mac|^sk$|^k$|^s$|key$",
+    re.IGNORECASE,
+)
+PUBLIC_NAME = re.compile(r"public|^pk|kind|version|count|size|index|name", re.IGNORECASE)
+
+
+def _operand_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Subscript):
+        return _operand_name(node.value)
+    return None  # calls such as len(x), literals, arithmetic
+
+
+def secret_comparisons(source: str) -> list[str]:
+    """Every == or != in `source` with an operand named like a secret."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        if not any(isinstance(op, ast.Eq | ast.NotEq) for op in node.ops):
+            continue
+        for operand in [node.left, *node.comparators]:
+            name = _operand_name(operand)
+            if name is None or name.isupper():  # constants are not secrets
+                continue
+            if SECRET_NAME.search(name) and not PUBLIC_NAME.search(name):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_the_secret_comparison_check_catches_an_offender() -> None:
+    offender = "if entry_key == other:\n    pass\nif len(share) != SHARE_BYTES:\n    pass\n"
+    assert secret_comparisons(offender) == ["line 1: entry_key == other"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _modules() if _layer(p) in CORE],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_no_secret_is_compared_with_eq(path: Path) -> None:
+    assert secret_comparisons(path.read_text(encoding="utf-8")) == []

@@ -249,3 +249,8 @@ def test_receipt_vector_follows_the_specification() -> None:
         [bytes.fromhex(h) for h in data["consistency_proof_3_7"]],
         bytes.fromhex(data["log_public_key"]),
     )
+
+
+def test_replay_sealer_repr_hides_its_keys() -> None:
+    sealer = vectors.replay_sealer_from(_committed())
+    assert _committed()["slots.json"]["counselor_private_key"] not in repr(sealer)

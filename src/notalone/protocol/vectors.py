@@ -129,8 +129,8 @@ class ReplaySealer:
     """A Sealer that returns earlier HPKE ciphertexts when they still open to the same
     plaintext under the same private key and info; otherwise it seals afresh."""
 
-    private_keys: Mapping[bytes, bytes]
-    previous: Mapping[bytes, bytes]
+    private_keys: Mapping[bytes, bytes] = field(repr=False)
+    previous: Mapping[bytes, bytes] = field(repr=False)
     replayed: int = 0
     resealed: int = 0
     _fresh: Sealer = field(default=hpke.seal, repr=False)
