@@ -234,3 +234,24 @@ def test_round_trip_equals_evaluate(data: bytes, info: bytes, mode: Mode) -> Non
     e, proof = oprf.blind_evaluate(sk, b, mode, info=info, public_key=pk)
     out = oprf.finalize(data, r, e, mode, blinded_element=b, proof=proof, public_key=pk, info=info)
     assert out == oprf.evaluate(sk, data, mode, info if mode == Mode.POPRF else b"")
+
+
+def test_input_hashing_to_the_identity_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Probability 2^-252 for a real hash; RFC 9497 still requires the check.
+    monkeypatch.setattr(group, "hash_to_group", lambda data, dst: group.IDENTITY)
+    with pytest.raises(InvalidElementError, match="hashes to the identity"):
+        oprf.blind(b"x", Mode.VOPRF)
+
+
+def test_derive_key_pair_retries_a_zero_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[bytes] = []
+    real = group.hash_to_scalar
+
+    def zero_first(data: bytes, dst: bytes) -> bytes:
+        attempts.append(data[-1:])
+        return group.ZERO_SCALAR if len(attempts) == 1 else real(data, dst)
+
+    monkeypatch.setattr(group, "hash_to_scalar", zero_first)
+    sk, pk = oprf.derive_key_pair(bytes(32), b"info", Mode.OPRF)
+    assert attempts == [b"\x00", b"\x01"]  # the counter byte moved on
+    assert pk == group.mult_base(sk)

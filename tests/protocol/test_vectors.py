@@ -254,3 +254,27 @@ def test_receipt_vector_follows_the_specification() -> None:
 def test_replay_sealer_repr_hides_its_keys() -> None:
     sealer = vectors.replay_sealer_from(_committed())
     assert _committed()["slots.json"]["counselor_private_key"] not in repr(sealer)
+
+
+def test_replay_sealer_reseals_what_no_longer_opens() -> None:
+    committed = _committed()
+    tampered = json.loads(json.dumps(committed))
+    case = tampered["slots.json"]["cases"][0]
+    case["inner"] = case["inner"][:-2] + ("00" if case["inner"][-2:] != "00" else "01")
+    sealer = vectors.replay_sealer_from(tampered)
+    rebuilt = vectors.build_all(sealer=sealer)
+    assert sealer.resealed == 1
+    assert sealer.replayed == len(committed["slots.json"]["cases"]) - 1
+    assert (
+        rebuilt["slots.json"]["cases"][0]["inner"] != committed["slots.json"]["cases"][0]["inner"]
+    )
+
+
+def test_replay_sealer_reseals_a_package_that_changed() -> None:
+    private, public = hpke.generate_key_pair()
+    old = hpke.seal(public, b"old package", b"info")
+    sealer = vectors.ReplaySealer(private_keys={public: private}, previous={b"info": old})
+    fresh = sealer(public, b"new package", b"info")
+    assert fresh != old
+    assert hpke.open_(private, fresh, b"info") == b"new package"
+    assert (sealer.replayed, sealer.resealed) == (0, 1)
