@@ -23,6 +23,12 @@ ALLOWED = {
     "errors": set(),
     "crypto": {"errors"},
     "protocol": {"errors", "crypto", "__init__"},
+    "services": {"errors", "crypto", "protocol", "__init__"},
+    # storage implements the ports that services define.
+    "storage": {"errors", "crypto", "protocol", "services", "__init__"},
+    # The key server depends on the core and its quota store only.
+    "keyserver": {"errors", "crypto", "protocol", "storage", "__init__"},
+    "web": {"errors", "crypto", "protocol", "services", "storage", "__init__"},
     "cli": {"errors", "crypto", "protocol", "services", "storage", "web", "keyserver", "__init__"},
 }
 CORE = ("__init__", "errors", "crypto", "protocol")

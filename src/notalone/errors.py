@@ -13,10 +13,12 @@ Only the web layer maps these to HTTP statuses.
     │   ├── ProofError             a DLEQ proof does not verify
     │   ├── DecryptionError        an AEAD or HPKE ciphertext does not open
     │   ├── MerkleProofError       an inclusion or consistency proof does not verify
-    │   └── SignatureError         an Ed25519 signature does not verify
-    └── ProtocolError              the parties disagree about the protocol's state
-        ├── ThresholdError         too few, duplicate or inconsistent shares
-        └── VersionError           a message or blob carries an unknown version marker
+    │   ├── SignatureError         an Ed25519 signature does not verify
+    │   └── TicketError            an evaluation ticket is expired, early or for elsewhere
+    ├── ProtocolError              the parties disagree about the protocol's state
+    │   ├── ThresholdError         too few, duplicate or inconsistent shares
+    │   └── VersionError           a message or blob carries an unknown version marker
+    └── LimitError                 a rate, quota or size limit was reached; retry later
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ class SignatureError(VerificationError):
     """An Ed25519 signature does not verify."""
 
 
+class TicketError(VerificationError):
+    """An evaluation ticket is expired, not yet valid, or for another deployment."""
+
+
 class ProtocolError(NotAloneError):
     """The parties disagree about the protocol's state."""
 
@@ -76,3 +82,11 @@ class ThresholdError(ProtocolError):
 
 class VersionError(ProtocolError):
     """A message or stored blob carries an unknown version marker."""
+
+
+class LimitError(NotAloneError):
+    """A rate, quota or size limit was reached; the message says when to retry if known."""
+
+    def __init__(self, message: str, retry_after_seconds: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
