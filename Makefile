@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := libsodium23
 
-.PHONY: help install system-deps test lint typecheck up bench vectors lock clean
+.PHONY: help install system-deps postgres test lint typecheck up bench vectors lock clean
 
 help:
 	@echo "make up        install, then start NotAlone on embedded defaults"
@@ -35,6 +35,16 @@ $(STAMP): requirements.lock pyproject.toml | system-deps
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Storage tests run against the machine's PostgreSQL (127.0.0.1:5432, trust auth) as well
+# as SQLite; start the cluster if it has stopped, and fail clearly if there is none.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
+	  command -v pg_ctlcluster >/dev/null || { echo "PostgreSQL is not installed: the storage tests need it at 127.0.0.1:5432" >&2; exit 1; }; \
+	  echo "Starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
+	  echo "PostgreSQL did not come up at 127.0.0.1:5432" >&2; exit 1; }
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -46,7 +56,7 @@ typecheck: install
 CORE_COVERAGE := --cov=notalone.errors --cov=notalone.crypto --cov=notalone.protocol \
 	--cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
 
-test: install lint typecheck
+test: install postgres lint typecheck
 	$(BIN)/python -m pytest $(CORE_COVERAGE)
 
 up: install
