@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from notalone.cli.canon import canon_command
+from notalone.cli.keyserver import deal_keys_command, keyserver_command
 from notalone.cli.vectors import vectors_command
 
 app = typer.Typer(
@@ -39,6 +40,8 @@ def up() -> None:
 
 app.command("canon")(canon_command)
 app.command("vectors")(vectors_command)
+app.command("deal-keys")(deal_keys_command)
+app.command("keyserver")(keyserver_command)
 
 
 def main() -> None:

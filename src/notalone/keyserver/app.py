@@ -1,0 +1,486 @@
+"""The key server's HTTP API: one share of the threshold VOPRF, behind evaluation tickets.
+
+    GET  /v1/keys      this server's index and pk_i, the federation, the deployment
+    POST /v1/evaluate  {"ticket", "blinded_elements": [...]} → Z_i for each, one DLEQ proof
+    GET  /healthz      {"status": "ok"}
+
+Every error is an RFC 9457 problem (`application/problem+json`). A request is checked
+in this order, so that nothing is spent on a request that will be refused: body size
+(413), shape (400), ticket (401), elements (422), quota (429, with Retry-After), and only
+then evaluated. The quota is consumed before the evaluation, for the whole batch or not
+at all.
+
+Nothing here logs or returns a ticket pseudonym, an element or a key: refusals are logged
+by reason only, and client addresses are not logged at all (the CLI turns uvicorn's
+access log off).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from notalone.crypto import group, threshold
+from notalone.errors import (
+    EncodingError,
+    InvalidElementError,
+    SignatureError,
+    TicketError,
+    VersionError,
+)
+from notalone.keyserver.keyfile import MODE, SUITE, KeyServerKey
+from notalone.protocol import tickets
+from notalone.storage.quota import QuotaStore
+
+logger = logging.getLogger("notalone.keyserver")
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_BATCH = 64
+# Room for a hex ticket; a longer string is not a ticket, whatever it holds.
+MAX_TICKET_CHARS = 1024
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "tag:notalone,2026:problem/"
+SECURITY_HEADERS = {
+    # Answers hold evaluations for one client: never cache them anywhere.
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    # The API serves JSON only; nothing it returns may run or be framed as a page.
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class KeyServerSettings:
+    """Everything a key server needs, read once at the edge and passed in."""
+
+    key: KeyServerKey
+    clock_ms: Callable[[], int] = _wall_clock_ms
+    skew_ms: int = tickets.DEFAULT_SKEW_MS
+    max_ticket_lifetime_ms: int = tickets.MAX_LIFETIME_MS
+
+
+# --------------------------------------------------------------------------- schema
+
+Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class EvaluateRequest(BaseModel):
+    """A batch of blinded elements and the escrow's ticket for them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticket: Annotated[str, StringConstraints(max_length=MAX_TICKET_CHARS)] = Field(
+        description="The evaluation ticket the escrow issued, as lower-case hex (135 bytes)."
+    )
+    blinded_elements: Annotated[list[Hex32], Field(min_length=1, max_length=MAX_BATCH)] = Field(
+        description="RFC 9497 blinded elements (32-byte ristretto255 encodings, hex)."
+    )
+
+
+class EvaluateResponse(BaseModel):
+    """Z_i = k_i·B for each blinded element, in order, and one batch DLEQ proof."""
+
+    index: int
+    evaluated_elements: list[str]
+    proof: str
+
+
+class ShareEntry(BaseModel):
+    """One key server of the federation."""
+
+    index: int
+    public_key: str
+
+
+class FederationModel(BaseModel):
+    """τ, pk = k·G and every (i, pk_i)."""
+
+    threshold: int
+    public_key: str
+    shares: list[ShareEntry]
+
+
+class KeysResponse(BaseModel):
+    """This key server's public key and what it knows of its federation and deployment."""
+
+    index: int
+    public_key: str
+    federation: FederationModel
+    deployment_id: str
+    ticket_public_key: str
+    ticket_period_ms: int
+    suite: str
+    mode: int
+
+
+class HealthResponse(BaseModel):
+    """Liveness."""
+
+    status: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
+    }
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ProblemError(Exception):
+    """A refusal to send as an RFC 9457 problem."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def problem_response(
+    status: int,
+    kind: str | None,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An `application/problem+json` response; `kind` None means `about:blank`."""
+    body = {
+        "type": PROBLEM_BASE + kind if kind else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    # The security headers are set here too: a 500 is built outside every middleware.
+    return JSONResponse(
+        body,
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers={**SECURITY_HEADERS, **(headers or {})},
+    )
+
+
+async def _on_problem(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ProblemError)  # noqa: S101 - registered for ProblemError only.
+    return problem_response(error.status, error.kind, error.title, error.detail, error.headers)
+
+
+async def _on_validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it only.
+    # Only where and what, never the offending input: it may be a ticket or an element.
+    problems = [
+        f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+        for e in error.errors()
+    ]
+    return problem_response(400, "invalid-request", "Invalid request", "; ".join(problems[:5]))
+
+
+async def _on_http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for it only.
+    title = str(error.detail)
+    return problem_response(error.status_code, None, title, title, dict(error.headers or {}))
+
+
+async def _on_unexpected(_: Request, error: Exception) -> JSONResponse:
+    # The class name only: a message or traceback might quote data from the request.
+    logger.error("internal error while handling a request: %s", type(error).__name__)
+    return problem_response(
+        500, None, "Internal Server Error", "the key server failed; try another key server"
+    )
+
+
+# --------------------------------------------------------------------------- middleware
+
+
+class SecurityHeadersMiddleware:
+    """Adds SECURITY_HEADERS to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *(
+                        (name.encode(), value.encode())
+                        for name, value in SECURITY_HEADERS.items()
+                        if name.encode() not in names
+                    ),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body above `limit` bytes with 413, before anything parses it.
+
+    The declared Content-Length is checked first; a chunked body is counted as it arrives.
+    The body (at most `limit` bytes) is then handed to the application in one piece.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # The client left: there is nobody to answer.
+            body += message.get("body", b"")
+            more = bool(message.get("more_body", False))
+            if len(body) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            413,
+            "body-too-large",
+            "Request body too large",
+            f"a request body is at most {self.limit} bytes; send fewer elements per batch",
+        )
+        await response(scope, receive, send)
+
+
+# --------------------------------------------------------------------------- the app
+
+
+class _Pruner:
+    """Deletes quota counts once no acceptable ticket can name their period any more."""
+
+    def __init__(self, store: QuotaStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._kept_from = -1
+
+    def maybe_prune(self, oldest_live_period: int) -> None:
+        with self._lock:
+            if oldest_live_period <= self._kept_from:
+                return
+            self._kept_from = oldest_live_period
+        removed = self._store.prune(oldest_live_period)
+        logger.info("quota store: forgot %d count(s) of past periods", removed)
+
+
+def create_app(settings: KeyServerSettings, quota_store: QuotaStore) -> FastAPI:
+    """Build a key server for the share in `settings.key`, counting in `quota_store`."""
+    key = settings.key
+    deployment = key.deployment
+    pruner = _Pruner(quota_store)
+    keys_body = KeysResponse(
+        index=key.share.index,
+        public_key=key.share.public_key.hex(),
+        federation=FederationModel(
+            threshold=key.federation.threshold,
+            public_key=key.federation.public_key.hex(),
+            shares=[
+                ShareEntry(index=i, public_key=pk.hex())
+                for i, pk in key.federation.share_public_keys
+            ],
+        ),
+        deployment_id=deployment.deployment_id.hex(),
+        ticket_public_key=deployment.ticket_public_key.hex(),
+        ticket_period_ms=deployment.ticket_period_ms,
+        suite=SUITE,
+        mode=MODE,
+    )
+
+    app = FastAPI(
+        title=f"NotAlone key server {key.share.index}",
+        version="1",
+        description=(
+            "One share of a NotAlone deployment's threshold VOPRF (RFC 9497, "
+            "ristretto255-SHA512, mode 1). Evaluations need an evaluation ticket signed by "
+            "the escrow and count against the ticket's per-period quota."
+        ),
+        # Swagger UI and ReDoc load scripts from a CDN; a key server serves none.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
+    # The last added runs first: security headers wrap even the 413 of the body limit.
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    @app.get("/healthz", response_model=HealthResponse, tags=["operations"])
+    def healthz() -> HealthResponse:
+        """Liveness: the process answers."""
+        return HealthResponse(status="ok")
+
+    @app.get("/v1/keys", response_model=KeysResponse, tags=["oprf"])
+    def keys() -> KeysResponse:
+        """This key server's share public key, its federation and deployment settings."""
+        return keys_body
+
+    @app.post(
+        "/v1/evaluate",
+        response_model=EvaluateResponse,
+        tags=["oprf"],
+        responses={
+            400: _problem_doc(
+                "The body is not a well-formed request, or holds 0 or > 64 elements."
+            ),
+            401: _problem_doc("The ticket is malformed, not the escrow's, expired or early."),
+            413: _problem_doc(f"The body is larger than {MAX_BODY_BYTES} bytes."),
+            422: _problem_doc("An element is the identity or not a canonical encoding."),
+            429: _problem_doc("The ticket's quota for this period is used up; see Retry-After."),
+        },
+    )
+    def evaluate(request: EvaluateRequest) -> EvaluateResponse:
+        """Evaluate a batch of blinded elements under this server's key share."""
+        now_ms = settings.clock_ms()
+        ticket = _verify(settings, request.ticket, now_ms)
+        elements = _decode_elements(request.blinded_elements)
+        count = len(elements)
+        pruner.maybe_prune(
+            max(0, now_ms - settings.max_ticket_lifetime_ms - settings.skew_ms)
+            // deployment.ticket_period_ms
+        )
+        if not quota_store.consume(ticket.pseudonym, ticket.period, count, ticket.quota):
+            retry_after = _seconds_until_period_end(ticket, deployment.ticket_period_ms, now_ms)
+            logger.info("evaluation refused: quota of %d used up for this period", ticket.quota)
+            raise ProblemError(
+                429,
+                "quota-exceeded",
+                "Evaluation quota exceeded",
+                f"this ticket allows {ticket.quota} evaluations per period and this batch "
+                f"of {count} does not fit; retry after {retry_after} s with a new ticket",
+                headers={"Retry-After": str(retry_after)},
+            )
+        result = threshold.evaluate_share(key.share, elements)
+        logger.info("evaluated %d element(s)", count)
+        return EvaluateResponse(
+            index=result.index,
+            evaluated_elements=[z.hex() for z in result.evaluated_elements],
+            proof=result.proof.hex(),
+        )
+
+    return app
+
+
+def _verify(settings: KeyServerSettings, ticket_hex: str, now_ms: int) -> tickets.Ticket:
+    deployment = settings.key.deployment
+    try:
+        wire = bytes.fromhex(ticket_hex)
+        return tickets.verify_ticket(
+            deployment.ticket_public_key,
+            deployment.deployment_id,
+            wire,
+            now_ms,
+            skew_ms=settings.skew_ms,
+            period_ms=deployment.ticket_period_ms,
+            max_lifetime_ms=settings.max_ticket_lifetime_ms,
+        )
+    except ValueError as e:
+        reason = "the ticket is not hex"
+        raise _ticket_problem(reason) from e
+    except (EncodingError, VersionError, SignatureError, TicketError) as e:
+        raise _ticket_problem(str(e)) from e
+
+
+def _ticket_problem(reason: str) -> ProblemError:
+    logger.info("evaluation refused: %s", reason)
+    return ProblemError(
+        401,
+        "invalid-ticket",
+        "Invalid evaluation ticket",
+        reason,
+        headers={"WWW-Authenticate": 'NotAlone-Ticket realm="notalone"'},
+    )
+
+
+def _decode_elements(hex_elements: list[str]) -> list[bytes]:
+    elements = []
+    for position, text in enumerate(hex_elements):
+        try:
+            elements.append(group.decode_element(bytes.fromhex(text), "blinded element"))
+        except InvalidElementError as e:
+            logger.info("evaluation refused: invalid blinded element")
+            raise ProblemError(
+                422,
+                "invalid-element",
+                "Invalid blinded element",
+                f"blinded_elements[{position}]: {e}",
+            ) from e
+    return elements
+
+
+def _seconds_until_period_end(ticket: tickets.Ticket, period_ms: int, now_ms: int) -> int:
+    end_ms = tickets.period_end_ms(ticket.period, period_ms)
+    # At least 1 s: a ticket used just after its period ended should still wait a moment.
+    return max(1, math.ceil((end_ms - now_ms) / 1000))

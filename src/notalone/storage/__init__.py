@@ -1,0 +1,1 @@
+"""Storage adapters: SQLAlchemy implementations of the ports, and the only SQL."""
