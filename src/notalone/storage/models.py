@@ -1,0 +1,408 @@
+"""The escrow's tables, as SQLAlchemy 2 typed declarative models.
+
+The schema stores only what docs/protocol.md §6–§10 let the server hold: ids, hashes of
+secrets, public keys, and ciphertexts it cannot open. Conventions, the same in every
+table (docs/decisions/0004-storage.md):
+
+- Ids are random 16-byte strings (`LargeBinary`), except counselor ids, which are short
+  public names chosen by the operator, and the log's leaf indices, which are positions.
+- Times are integers: milliseconds since the Unix epoch, UTC, passed in by the caller
+  (the receipts of §10.2 already count in ms; integers compare and index identically in
+  SQLite and PostgreSQL, and carry no time zone to get wrong). Columns end in `_ms`.
+- Constraints make invalid states impossible where both databases can check them:
+  foreign keys (composite where a row must agree with its parent, e.g. a slot's account
+  with its entry's), unique keys, NOT NULL, and CHECKs on fixed byte lengths and states.
+
+Migrations in `migrations/versions/` must produce exactly these tables; a test compares
+them with `alembic.autogenerate.compare_metadata` on SQLite and PostgreSQL.
+
+    organizations ─< invite_codes
+         └────────< accounts ─< sessions, idempotency_keys
+                        ├─< records ─< record_versions >── log_leaves
+                        └─< entries ─< slots >── counselors
+    matches ─< match_members >── slots          tree_heads (signed tree heads)
+                 └─< inbox_items >── counselors
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Constraint names are fixed by convention so that SQLite and PostgreSQL, the models and
+# the migrations all agree, and a later migration can name what it alters.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID_BYTES = 16
+TAG_BYTES = 32
+SCALAR_BYTES = 32
+HASH_BYTES = 32
+PUBLIC_KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+LEAF_BYTES = 59
+MAX_COUNSELOR_ID_CHARS = 64
+MAX_NAME_CHARS = 200
+#: An Argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash) is about 100 characters.
+MAX_PASSWORD_HASH_CHARS = 255
+MAX_IDEMPOTENCY_KEY_CHARS = 128
+MAX_U32 = 2**32 - 1
+
+SLOT_LIVE = "live"
+SLOT_WITHDRAWN = "withdrawn"
+SLOT_FORGED = "forged"
+SLOT_STATES = (SLOT_LIVE, SLOT_WITHDRAWN, SLOT_FORGED)
+SESSION_KINDS = ("cookie", "bearer")
+
+
+def _length(column: str, size: int) -> CheckConstraint:
+    # length() counts bytes of a BLOB in SQLite and of a bytea in PostgreSQL.
+    return CheckConstraint(f"length({column}) = {size}", name=f"{column}_length")
+
+
+def _not_negative(column: str) -> CheckConstraint:
+    return CheckConstraint(f"{column} >= 0", name=f"{column}_not_negative")
+
+
+def _in(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=f"{column}_known")
+
+
+class Base(DeclarativeBase):
+    """The declarative base; its metadata is what the migrations must reproduce."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# -- organizations and accounts ----------------------------------------------------------
+
+
+class Organization(Base):
+    """An organization whose invite codes let survivors register."""
+
+    __tablename__ = "organizations"
+    __table_args__ = (_length("id", ID_BYTES), _not_negative("created_at_ms"))
+
+    id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS), unique=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class InviteCode(Base):
+    """An invite code, stored only as its SHA-256 hash."""
+
+    __tablename__ = "invite_codes"
+    __table_args__ = (
+        _length("code_hash", HASH_BYTES),
+        _not_negative("created_at_ms"),
+        CheckConstraint("max_uses >= 1", name="max_uses_positive"),
+        CheckConstraint("uses >= 0 AND uses <= max_uses", name="uses_in_range"),
+    )
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), index=True)
+    max_uses: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Account(Base):
+    """A survivor's account: the key bundle and Argon2id hashes of the two auth keys."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        _length("id", ID_BYTES),
+        _not_negative("created_at_ms"),
+        CheckConstraint("length(username) BETWEEN 1 AND 64", name="username_length"),
+        CheckConstraint("length(key_bundle) BETWEEN 1 AND 4096", name="key_bundle_length"),
+    )
+
+    id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), index=True)
+    # PHC strings from argon2-cffi; the auth keys themselves are never stored.
+    auth_key_hash: Mapped[str] = mapped_column(String(MAX_PASSWORD_HASH_CHARS))
+    recovery_auth_key_hash: Mapped[str] = mapped_column(String(MAX_PASSWORD_HASH_CHARS))
+    key_bundle: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuthSession(Base):
+    """A browser session cookie or SDK bearer token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        _length("token_hash", HASH_BYTES),
+        _in("kind", SESSION_KINDS),
+        _not_negative("created_at_ms"),
+        CheckConstraint("expires_at_ms > created_at_ms", name="expires_after_creation"),
+    )
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    account_id: Mapped[bytes] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class IdempotencyKey(Base):
+    """The stored response to a write, replayed when the same key is sent again."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        _length("request_hash", HASH_BYTES),
+        _not_negative("created_at_ms"),
+        CheckConstraint("length(idempotency_key) >= 1", name="idempotency_key_not_empty"),
+        CheckConstraint(
+            "response_status BETWEEN 100 AND 599", name="response_status_is_http_status"
+        ),
+    )
+
+    account_id: Mapped[bytes] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(
+        String(MAX_IDEMPOTENCY_KEY_CHARS), primary_key=True
+    )
+    request_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+# -- records and the transparency log ----------------------------------------------------
+
+
+class Record(Base):
+    """A survivor's record; its content lives in encrypted versions."""
+
+    __tablename__ = "records"
+    __table_args__ = (_length("id", ID_BYTES), _not_negative("created_at_ms"))
+
+    id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    account_id: Mapped[bytes] = mapped_column(ForeignKey("accounts.id"), index=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class LogLeaf(Base):
+    """One leaf of the append-only Merkle log (§10.2), at its 0-based index."""
+
+    __tablename__ = "log_leaves"
+    __table_args__ = (
+        _length("leaf", LEAF_BYTES),
+        _length("leaf_hash", HASH_BYTES),
+        _not_negative("leaf_index"),
+    )
+
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RecordVersion(Base):
+    """One encrypted version of a record, with the log leaf its receipt points at."""
+
+    __tablename__ = "record_versions"
+    __table_args__ = (
+        CheckConstraint(f"version BETWEEN 1 AND {MAX_U32}", name="version_is_u32"),
+        CheckConstraint("length(ciphertext) >= 1", name="ciphertext_not_empty"),
+        _not_negative("created_at_ms"),
+    )
+
+    record_id: Mapped[bytes] = mapped_column(ForeignKey("records.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_index: Mapped[int] = mapped_column(ForeignKey("log_leaves.leaf_index"), unique=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class TreeHead(Base):
+    """A signed tree head of the log, kept so consistency can be shown between any two."""
+
+    __tablename__ = "tree_heads"
+    __table_args__ = (
+        _length("root", HASH_BYTES),
+        _length("signature", SIGNATURE_BYTES),
+        _not_negative("tree_size"),
+        _not_negative("timestamp_ms"),
+        UniqueConstraint("tree_size", "timestamp_ms"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+# -- counselors, entries, slots and matches ----------------------------------------------
+
+
+class Counselor(Base):
+    """A counselor whose X25519 public key the operator vouched for (Ed25519 signature)."""
+
+    __tablename__ = "counselors"
+    __table_args__ = (
+        _length("public_key", PUBLIC_KEY_BYTES),
+        _length("vouching_signature", SIGNATURE_BYTES),
+        CheckConstraint("length(id) >= 1", name="id_not_empty"),
+        _not_negative("created_at_ms"),
+    )
+
+    id: Mapped[str] = mapped_column(String(MAX_COUNSELOR_ID_CHARS), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    display_name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
+    vouching_signature: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Entry(Base):
+    """An escrow entry: the survivor's encrypted copy; its identifiers are its slots."""
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        _length("id", ID_BYTES),
+        _not_negative("created_at_ms"),
+        CheckConstraint("length(entry_copy) >= 1", name="entry_copy_not_empty"),
+        # The target of slots' composite key: a slot's account is its entry's account.
+        UniqueConstraint("id", "account_id"),
+    )
+
+    id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    account_id: Mapped[bytes] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # The survivor's own copy (§10.1), sealed under a key derived from their data key.
+    entry_copy: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    withdrawn_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SlotRow(Base):
+    """An escrow slot (§6): public to the server only once t accounts share its tag.
+
+    `position` is the slot's place among its tag's slots (1, 2, …): the storage order
+    that matching reads them in, assigned while the tag is locked. `state` is live,
+    withdrawn (by its owner) or forged (named by matching); only live slots are matched.
+    """
+
+    __tablename__ = "slots"
+    __table_args__ = (
+        _length("id", ID_BYTES),
+        _length("tag", TAG_BYTES),
+        _length("x", SCALAR_BYTES),
+        _length("share", SCALAR_BYTES),
+        CheckConstraint("length(outer_box) >= 1", name="outer_box_not_empty"),
+        CheckConstraint("position >= 1", name="position_positive"),
+        _in("state", SLOT_STATES),
+        _not_negative("created_at_ms"),
+        CheckConstraint(
+            f"(state = '{SLOT_WITHDRAWN}') = (withdrawn_at_ms IS NOT NULL)",
+            name="withdrawn_state_has_time",
+        ),
+        ForeignKeyConstraint(["entry_id", "account_id"], ["entries.id", "entries.account_id"]),
+        UniqueConstraint("tag", "position"),
+        # The target of match members' composite key (slot, tag, counselor).
+        UniqueConstraint("id", "tag", "counselor_id"),
+        # §6: at most one live slot per (account, tag). A forged slot still counts, so
+        # an account cannot add a second share beside it; a withdrawn one does not.
+        Index(
+            "uq_slots_account_id_tag_not_withdrawn",
+            "account_id",
+            "tag",
+            unique=True,
+            sqlite_where=text(f"state <> '{SLOT_WITHDRAWN}'"),
+            postgresql_where=text(f"state <> '{SLOT_WITHDRAWN}'"),
+        ),
+    )
+
+    id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    entry_id: Mapped[bytes] = mapped_column(LargeBinary, index=True)
+    account_id: Mapped[bytes] = mapped_column(ForeignKey("accounts.id"), index=True)
+    tag: Mapped[bytes] = mapped_column(LargeBinary)
+    position: Mapped[int] = mapped_column(Integer)
+    x: Mapped[bytes] = mapped_column(LargeBinary)
+    share: Mapped[bytes] = mapped_column(LargeBinary)
+    # "outer" is a reserved word in SQL; the column is named for what it holds.
+    outer_box: Mapped[bytes] = mapped_column(LargeBinary)
+    counselor_id: Mapped[str] = mapped_column(ForeignKey("counselors.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    withdrawn_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Match(Base):
+    """The match of one tag: created when t accounts' slots open, joined by later ones."""
+
+    __tablename__ = "matches"
+    __table_args__ = (
+        _length("id", ID_BYTES),
+        _length("tag", TAG_BYTES),
+        _not_negative("created_at_ms"),
+        # The target of match members' composite key: a member has its match's tag.
+        UniqueConstraint("id", "tag"),
+    )
+
+    id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    # One match per tag: a later survivor joins it instead of starting another.
+    tag: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class MatchMember(Base):
+    """A slot opened as part of a match; its tag and counselor agree with the slot's."""
+
+    __tablename__ = "match_members"
+    __table_args__ = (
+        _not_negative("created_at_ms"),
+        ForeignKeyConstraint(["match_id", "tag"], ["matches.id", "matches.tag"]),
+        ForeignKeyConstraint(
+            ["slot_id", "tag", "counselor_id"], ["slots.id", "slots.tag", "slots.counselor_id"]
+        ),
+        # The target of inbox items' composite key.
+        UniqueConstraint("match_id", "slot_id", "counselor_id"),
+    )
+
+    match_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    # A slot belongs to at most one match.
+    slot_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True, unique=True)
+    tag: Mapped[bytes] = mapped_column(LargeBinary)
+    counselor_id: Mapped[str] = mapped_column(String(MAX_COUNSELOR_ID_CHARS))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class InboxItem(Base):
+    """A matched slot's sealed inner package, waiting for its counselor."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        CheckConstraint("length(inner_box) >= 1", name="inner_box_not_empty"),
+        _not_negative("created_at_ms"),
+        ForeignKeyConstraint(
+            ["match_id", "slot_id", "counselor_id"],
+            ["match_members.match_id", "match_members.slot_id", "match_members.counselor_id"],
+        ),
+        Index("ix_inbox_items_counselor_id_created_at_ms", "counselor_id", "created_at_ms"),
+    )
+
+    # One inbox item per matched slot.
+    slot_id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    match_id: Mapped[bytes] = mapped_column(LargeBinary, index=True)
+    counselor_id: Mapped[str] = mapped_column(ForeignKey("counselors.id"))
+    inner_box: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)

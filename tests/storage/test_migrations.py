@@ -1,0 +1,393 @@
+"""Migrations: up, down and up again, with data; the models equal `upgrade head`; the
+schema at head refuses invalid states. On SQLite and PostgreSQL alike.
+
+What a downgrade does to data (documented in 0001_initial.py and decision 0004): the
+initial revision's downgrade drops every table, so its data is gone; on SQLite,
+`secure_delete` leaves none of it in the file.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Integer, MetaData, func, inspect, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from notalone.storage import engine as storage_engine
+from notalone.storage.engine import Database
+from notalone.storage.models import (
+    Account,
+    AuthSession,
+    Base,
+    Counselor,
+    Entry,
+    IdempotencyKey,
+    InboxItem,
+    InviteCode,
+    LogLeaf,
+    Match,
+    MatchMember,
+    Organization,
+    Record,
+    RecordVersion,
+    SlotRow,
+    TreeHead,
+)
+from tests.storage.conftest import NOW_MS, DatabaseFactory
+
+TABLES = {table.name for table in Base.metadata.sorted_tables}
+
+
+def _tables(database: Database) -> set[str]:
+    with database.engine.connect() as connection:
+        return set(inspect(connection).get_table_names()) - {"alembic_version"}
+
+
+def _diff(database: Database, metadata: MetaData) -> list[object]:
+    with database.engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+
+def _row_counts(database: Database) -> dict[str, int]:
+    with database.read() as session:
+        return {
+            table.name: session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def _one_of_everything(session: Session, canary: bytes) -> None:
+    """One row in every table, all linked, with `canary` inside the ciphertext columns."""
+    org, account, record = (secrets.token_bytes(16) for _ in range(3))
+    entry, slot, match = (secrets.token_bytes(16) for _ in range(3))
+    tag = secrets.token_bytes(32)
+    session.add_all(
+        [
+            Organization(id=org, name="Org", created_at_ms=NOW_MS),
+            Counselor(
+                id="c-ana",
+                public_key=secrets.token_bytes(32),
+                display_name="Ana",
+                vouching_signature=secrets.token_bytes(64),
+                created_at_ms=NOW_MS,
+            ),
+            LogLeaf(leaf_index=0, leaf=secrets.token_bytes(59), leaf_hash=secrets.token_bytes(32)),
+            TreeHead(
+                tree_size=1,
+                timestamp_ms=NOW_MS,
+                root=secrets.token_bytes(32),
+                signature=secrets.token_bytes(64),
+            ),
+        ]
+    )
+    session.flush()
+    session.add_all(
+        [
+            InviteCode(
+                code_hash=secrets.token_bytes(32),
+                organization_id=org,
+                max_uses=5,
+                uses=1,
+                created_at_ms=NOW_MS,
+                expires_at_ms=None,
+            ),
+            Account(
+                id=account,
+                username="calm-otter-0001",
+                organization_id=org,
+                auth_key_hash="$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA",
+                recovery_auth_key_hash="$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA",
+                key_bundle=b"\x01" + canary,
+                created_at_ms=NOW_MS,
+            ),
+        ]
+    )
+    session.flush()
+    session.add_all(
+        [
+            AuthSession(
+                token_hash=secrets.token_bytes(32),
+                account_id=account,
+                kind="bearer",
+                created_at_ms=NOW_MS,
+                expires_at_ms=NOW_MS + 1,
+            ),
+            IdempotencyKey(
+                account_id=account,
+                idempotency_key="k-1",
+                request_hash=secrets.token_bytes(32),
+                response_status=201,
+                response_body=b"{}",
+                created_at_ms=NOW_MS,
+            ),
+            Record(id=record, account_id=account, created_at_ms=NOW_MS),
+            Entry(id=entry, account_id=account, entry_copy=canary, created_at_ms=NOW_MS),
+        ]
+    )
+    session.flush()
+    session.add_all(
+        [
+            RecordVersion(
+                record_id=record, version=1, ciphertext=canary, leaf_index=0, created_at_ms=NOW_MS
+            ),
+            SlotRow(
+                id=slot,
+                entry_id=entry,
+                account_id=account,
+                tag=tag,
+                position=1,
+                x=secrets.token_bytes(32),
+                share=secrets.token_bytes(32),
+                outer_box=canary,
+                counselor_id="c-ana",
+                state="live",
+                created_at_ms=NOW_MS,
+            ),
+            Match(id=match, tag=tag, created_at_ms=NOW_MS),
+        ]
+    )
+    session.flush()
+    session.add(
+        MatchMember(
+            match_id=match, slot_id=slot, tag=tag, counselor_id="c-ana", created_at_ms=NOW_MS
+        )
+    )
+    session.flush()
+    session.add(
+        InboxItem(
+            slot_id=slot,
+            match_id=match,
+            counselor_id="c-ana",
+            inner_box=canary,
+            created_at_ms=NOW_MS,
+        )
+    )
+
+
+# -- up and down --------------------------------------------------------------------------
+
+
+def test_upgrade_head_on_an_empty_database_creates_every_table(
+    make_database: DatabaseFactory,
+) -> None:
+    database = make_database(migrated=False)
+    assert database.current_revision() is None
+    assert _tables(database) == set()
+    database.upgrade()
+    assert database.current_revision() == "0001"
+    assert _tables(database) == TABLES
+
+
+def test_downgrade_to_base_and_upgrade_again(make_database: DatabaseFactory) -> None:
+    database = make_database(migrated=False)
+    database.upgrade()
+    database.downgrade("base")
+    assert database.current_revision() is None
+    assert _tables(database) == set()
+    database.upgrade()
+    assert _tables(database) == TABLES
+    assert _diff(database, Base.metadata) == []
+
+
+def test_the_models_equal_upgrade_head(make_database: DatabaseFactory) -> None:
+    database = make_database(migrated=False)
+    database.upgrade()
+    assert _diff(database, Base.metadata) == []
+
+
+def test_the_comparison_would_notice_a_difference(make_database: DatabaseFactory) -> None:
+    # The check above is only worth something if it can fail.
+    database = make_database()
+    changed = MetaData()
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["matches"].append_column(Column("extra", Integer, nullable=True))
+    assert [op[0] for op in _diff(database, changed)] == ["add_column"]  # type: ignore[index]
+
+
+def test_data_survives_upgrade_head_and_is_dropped_by_downgrade(
+    make_database: DatabaseFactory, backend: str, tmp_path: Path
+) -> None:
+    canary = b"canary-" + secrets.token_hex(16).encode()
+    database = make_database()
+    with database.transaction() as session:
+        _one_of_everything(session, canary)
+    assert set(_row_counts(database).values()) == {1}
+
+    database.upgrade()  # already at head: nothing changes, nothing is lost
+    assert set(_row_counts(database).values()) == {1}
+
+    database.downgrade("base")  # documented: the initial revision's downgrade drops data
+    assert _tables(database) == set()
+    if backend == "sqlite":
+        database.checkpoint()
+        for file in tmp_path.iterdir():
+            assert canary not in file.read_bytes(), file.name
+
+    database.upgrade()
+    assert set(_row_counts(database).values()) == {0}
+    with database.transaction() as session:
+        _one_of_everything(session, canary)
+    assert set(_row_counts(database).values()) == {1}
+
+
+def test_the_migrations_ship_inside_the_package() -> None:
+    location = storage_engine.MIGRATIONS
+    assert location.is_relative_to(Path(storage_engine.__file__).parent)
+    assert (location / "env.py").is_file()
+    assert (location / "script.py.mako").is_file()
+    scripts = ScriptDirectory(str(location))
+    assert scripts.get_heads() == ["0001"]
+    assert [s.revision for s in scripts.walk_revisions()] == ["0001"]
+
+
+# -- the schema refuses invalid states -----------------------------------------------------
+
+
+def _change(table: type[Base], **changes: object) -> Callable[[Session], None]:
+    def apply(session: Session) -> None:
+        row = session.scalars(select(table)).one()
+        for name, value in changes.items():
+            setattr(row, name, value)
+        session.flush()
+
+    return apply
+
+
+def _add(make: Callable[[Session], Base]) -> Callable[[Session], None]:
+    def apply(session: Session) -> None:
+        session.add(make(session))
+        session.flush()
+
+    return apply
+
+
+def _second_slot(session: Session, **changes: object) -> SlotRow:
+    slot = session.scalars(select(SlotRow)).one()
+    values = {column.key: getattr(slot, column.key) for column in SlotRow.__table__.columns} | {
+        "id": secrets.token_bytes(16),
+        "position": 2,
+    }
+    return SlotRow(**(values | changes))
+
+
+def _other_account_entry(session: Session) -> SlotRow:
+    account = session.scalars(select(Account)).one()
+    other = secrets.token_bytes(16)
+    session.add(
+        Account(
+            id=other,
+            username="other-otter-0002",
+            organization_id=account.organization_id,
+            auth_key_hash="h",
+            recovery_auth_key_hash="h",
+            key_bundle=b"\x01",
+            created_at_ms=NOW_MS,
+        )
+    )
+    session.flush()
+    return _second_slot(session, account_id=other, tag=secrets.token_bytes(32), position=1)
+
+
+def _fresh_slot(**changes: object) -> Callable[[Session], None]:
+    # A new slot under a new tag: only the change under test can make it invalid.
+    fresh = {"tag": secrets.token_bytes(32), "position": 1} | changes
+    return _add(lambda s: _second_slot(s, **fresh))
+
+
+CHECK = r"(?i)check constraint"
+FOREIGN_KEY = r"(?i)foreign key"
+UNIQUE = r"(?i)unique|duplicate key"
+
+#: Each invalid change, and what the database says (SQLite and PostgreSQL both match).
+INVALID: dict[str, tuple[Callable[[Session], None], str]] = {
+    "short tag": (_fresh_slot(tag=b"\x00" * 31), CHECK),
+    "long slot id": (_fresh_slot(id=b"\x00" * 17), CHECK),
+    "short share": (_fresh_slot(share=b"\x00" * 31), CHECK),
+    "unknown state": (_fresh_slot(state="matched"), CHECK),
+    "withdrawn without a time": (_fresh_slot(state="withdrawn"), CHECK),
+    "a time without withdrawal": (_fresh_slot(withdrawn_at_ms=NOW_MS), CHECK),
+    "unknown counselor": (_fresh_slot(counselor_id="c-nobody"), FOREIGN_KEY),
+    "slot of another account's entry": (_add(_other_account_entry), FOREIGN_KEY),
+    "second live slot of an account and tag": (_add(_second_slot), UNIQUE),
+    "two slots at one position": (
+        _add(lambda s: _second_slot(s, position=1, state="withdrawn", withdrawn_at_ms=NOW_MS)),
+        UNIQUE,
+    ),
+    "second match of a tag": (
+        _add(
+            lambda s: Match(
+                id=secrets.token_bytes(16),
+                tag=s.scalars(select(Match.tag)).one(),
+                created_at_ms=NOW_MS,
+            )
+        ),
+        UNIQUE,
+    ),
+    "member of another tag's match": (
+        _change(MatchMember, tag=secrets.token_bytes(32)),
+        FOREIGN_KEY,
+    ),
+    "member with another counselor": (_change(MatchMember, counselor_id="c-ben"), FOREIGN_KEY),
+    "inbox item for another counselor": (_change(InboxItem, counselor_id="c-ben"), FOREIGN_KEY),
+    "record version 0": (_change(RecordVersion, version=0), CHECK),
+    "unknown session kind": (_change(AuthSession, kind="magic"), CHECK),
+    "invite used too often": (_change(InviteCode, uses=6), CHECK),
+    "short leaf": (_change(LogLeaf, leaf=b"\x00" * 58), CHECK),
+    "duplicate username": (
+        _add(
+            lambda s: Account(
+                id=secrets.token_bytes(16),
+                username="calm-otter-0001",
+                organization_id=s.scalars(select(Organization.id)).one(),
+                auth_key_hash="h",
+                recovery_auth_key_hash="h",
+                key_bundle=b"\x01",
+                created_at_ms=NOW_MS,
+            )
+        ),
+        UNIQUE,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(INVALID))
+def test_the_schema_refuses_invalid_states(database: Database, case: str) -> None:
+    with database.transaction() as session:
+        _one_of_everything(session, b"payload")
+        session.add(
+            Counselor(
+                id="c-ben",
+                public_key=secrets.token_bytes(32),
+                display_name="Ben",
+                vouching_signature=secrets.token_bytes(64),
+                created_at_ms=NOW_MS,
+            )
+        )
+    before = _row_counts(database)
+
+    change, says = INVALID[case]
+
+    def attempt() -> None:
+        with database.transaction() as session:
+            change(session)
+
+    with pytest.raises(IntegrityError, match=says):
+        attempt()
+    assert _row_counts(database) == before
+
+
+def test_a_withdrawn_slot_leaves_room_for_a_new_one(database: Database) -> None:
+    with database.transaction() as session:
+        _one_of_everything(session, b"payload")
+    with database.transaction() as session:
+        _change(SlotRow, state="withdrawn", withdrawn_at_ms=NOW_MS)(session)
+        session.add(_second_slot(session, state="live", withdrawn_at_ms=None))
+    assert _row_counts(database)["slots"] == 2
