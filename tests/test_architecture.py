@@ -1,7 +1,7 @@
 """The layering of docs/decisions/0001-layout.md, enforced.
 
-Imports point one way: cli → (services, storage, web, keyserver) → protocol → crypto →
-errors. The core (crypto, protocol, errors) does no I/O: it imports no module that
+Imports point one way: cli → (web, keyserver, client) → (services, storage) → protocol →
+crypto → errors. The core (crypto, protocol, errors) does no I/O: it imports no module that
 touches files, sockets, processes or the clock, and never calls open() or print().
 """
 
@@ -29,7 +29,19 @@ ALLOWED = {
     # The key server depends on the core and its quota store only.
     "keyserver": {"errors", "crypto", "protocol", "storage", "__init__"},
     "web": {"errors", "crypto", "protocol", "services", "storage", "__init__"},
-    "cli": {"errors", "crypto", "protocol", "services", "storage", "web", "keyserver", "__init__"},
+    # The Python SDK talks HTTP to the servers; it shares only the core with them.
+    "client": {"errors", "crypto", "protocol", "__init__"},
+    "cli": {
+        "errors",
+        "crypto",
+        "protocol",
+        "services",
+        "storage",
+        "web",
+        "keyserver",
+        "client",
+        "__init__",
+    },  # fmt: skip
 }
 CORE = ("__init__", "errors", "crypto", "protocol")
 IO_MODULES = {
