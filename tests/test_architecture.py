@@ -41,7 +41,7 @@ ALLOWED = {
         "keyserver",
         "client",
         "__init__",
-    },  # fmt: skip
+    },
 }
 CORE = ("__init__", "errors", "crypto", "protocol")
 IO_MODULES = {
