@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notalone.crypto import group, hpke
+from notalone.crypto import aead, group, hpke, shamir
 from notalone.errors import DecryptionError, EncodingError, InputError, VersionError
 from notalone.protocol import matching, slots
 from notalone.protocol.slots import Package, Slot
@@ -115,10 +115,18 @@ def test_forged_slot_alone_with_one_honest_fakes_nothing() -> None:
 
 
 def test_attempt_budget_is_reported() -> None:
-    made = [_random_outer(_slot()) for _ in range(5)]
+    made = [_random_share(_slot()) for _ in range(5)]
     outcome = matching.open_tag(made, 2, max_attempts=3)
     assert not outcome.matched
     assert outcome.undecided
+
+
+def test_genuine_shares_whose_ciphertexts_do_not_open_match_nothing() -> None:
+    made = [_random_outer(_slot()) for _ in range(3)]
+    outcome = matching.open_tag(made, 2)
+    assert not outcome.matched
+    assert not outcome.undecided
+    assert sorted(outcome.forged) == sorted(s.slot_id for s in made)
 
 
 @settings(max_examples=40)
@@ -200,3 +208,32 @@ def test_package_round_trip_and_rejections() -> None:
             Package.from_bytes(bad)
     with pytest.raises(InputError, match="KiB"):
         Package(contact="x" * 70_000, identifiers=()).to_bytes()
+
+
+def _poisoned_slot(y: bytes, fake_polynomial: list[bytes], account: bytes) -> Slot:
+    """An insider who knows y plants a slot on a polynomial of their own, with the right tag."""
+    real = slots.derive_slot_secrets(y, len(fake_polynomial))
+    fake_secret = fake_polynomial[0]
+    x = slots.share_abscissa(account, real.tag)
+    share = shamir.evaluate_polynomial(fake_polynomial, x)
+    slot_id = secrets.token_bytes(16)
+    inner = slots.INNER_VERSION + hpke.seal(
+        COUNSELORS["c-ana"][1], b"{}", slots.package_info(DEPLOYMENT, slot_id)
+    )
+    outer = aead.seal(
+        slots.entry_key(fake_secret), inner, slots.outer_ad(real.tag, account, slot_id)
+    )
+    return Slot(slot_id, account, real.tag, x, share, outer, "c-ana")
+
+
+def test_an_insider_cannot_poison_a_tag_with_a_polynomial_of_their_own() -> None:
+    # Two sybil accounts store slots on a fake polynomial (with self-consistent entry keys)
+    # before the real survivors arrive: the survivors must still match, and the planted
+    # slots must be named as forged rather than define the match.
+    fake_polynomial = [group.random_scalar(), group.random_scalar()]
+    planted = [_poisoned_slot(Y, fake_polynomial, secrets.token_bytes(16)) for _ in range(2)]
+    honest = [_slot(), _slot()]
+    outcome = matching.open_tag([*planted, *honest], 2)
+    assert outcome.matched
+    assert sorted(o.slot_id for o in outcome.opened) == sorted(s.slot_id for s in honest)
+    assert sorted(outcome.forged) == sorted(s.slot_id for s in planted)

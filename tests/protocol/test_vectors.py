@@ -61,13 +61,13 @@ SLOTS = _committed()["slots.json"]
 def test_slot_vector_follows_the_specification(case: dict[str, Any]) -> None:
     y = bytes.fromhex(case["oprf_output"])
     t = case["threshold"]
-    tag = _hkdf(y, "notalone/v1/tag", 32)
     s = _reduce(_hkdf(y, "notalone/v1/secret", 64))
-    coefficients = [_reduce(_hkdf(y, f"notalone/v1/coef/{j}", 64)) for j in range(1, t)]
+    s_bytes = s.to_bytes(32, "little")
+    tag = _hkdf(s_bytes, "notalone/v1/tag", 32)
+    coefficients = [_reduce(_hkdf(s_bytes, f"notalone/v1/coef/{j}", 64)) for j in range(1, t)]
     account = bytes.fromhex(case["account_id"])
     x = _reduce(hashlib.sha512(b"notalone/v1/x" + account + tag).digest())
     share = (s + sum(a * pow(x, j, ORDER) for j, a in enumerate(coefficients, 1))) % ORDER
-    s_bytes = s.to_bytes(32, "little")
     entry_key = _hkdf(s_bytes, "notalone/v1/entry-key", 32)
     slot_id = bytes.fromhex(case["slot_id"])
     deployment = bytes.fromhex(SLOTS["deployment_id"])

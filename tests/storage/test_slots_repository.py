@@ -376,7 +376,7 @@ def test_an_undecided_tag_is_logged_without_identifiers(
     made = []
     for _ in range(3):
         account = world.account()
-        made.append(_random_outer(world.slot(y, account, "c-ana")))
+        made.append(_random_share(world.slot(y, account, "c-ana")))
         repository.insert_and_match(made[-1], world.entry(account), 2, NOW_MS)
     assert repository.matches_for_tag(made[0].tag) == []
     assert "undecided" in caplog.text

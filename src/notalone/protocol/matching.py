@@ -2,9 +2,13 @@
 
 The server cannot open anything before t shares of the same tag exist: the entry key is
 derived from the Shamir secret. Plain Shamir does not protect share integrity, so each
-candidate secret is checked by opening the outer AEAD layers; a slot whose share is off
-the polynomial or whose ciphertext does not open is named as forged and skipped, never
-allowed to block honest slots. One account contributes at most one slot.
+candidate secret s' interpolated from t shares is checked against the public tag
+(tag = HKDF(s', "notalone/v1/tag")): only the genuine secret passes, and since the whole
+polynomial follows from it, every slot is then checked against the genuine polynomial.
+A slot whose share is off that polynomial or whose ciphertext does not open is named as
+forged and skipped: it can neither block honest slots nor, even in the hands of someone
+who knows the identifier's OPRF output, put a polynomial of its own in place of the
+genuine one. One account contributes at most one slot.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from notalone.crypto import aead, shamir
 from notalone.crypto.ct import bytes_eq
 from notalone.errors import DecryptionError, EncodingError, InputError, VersionError
-from notalone.protocol.slots import Slot, check_slot, entry_key, outer_ad
+from notalone.protocol.slots import Slot, check_slot, coefficients_of, entry_key, outer_ad, tag_of
 
 #: Subsets of t slots tried before giving up; forged slots force extra attempts.
 DEFAULT_MAX_ATTEMPTS = 2000
@@ -61,6 +65,43 @@ def open_tag(
         raise InputError("the match threshold must be at least 2")
     if len({s.tag for s in slots}) > 1:
         raise InputError("open_tag needs the slots of a single tag")
+    candidates, forged, duplicates = _one_valid_slot_per_account(slots)
+    if len(candidates) < threshold:
+        return MatchOutcome(False, forged=tuple(forged), duplicates=tuple(duplicates))
+
+    tag = candidates[0].tag
+    for attempt, subset in enumerate(itertools.combinations(candidates, threshold)):
+        if attempt >= max_attempts:
+            return MatchOutcome(
+                False, forged=tuple(forged), duplicates=tuple(duplicates), undecided=True
+            )
+        secret = shamir.interpolate([(s.x, s.share) for s in subset])
+        if not bytes_eq(tag_of(secret), tag):
+            continue
+        # The genuine secret: rebuild the genuine polynomial and test every slot on it.
+        polynomial = [secret, *coefficients_of(secret, threshold)]
+        key = entry_key(secret)
+        opened: list[OpenedSlot] = []
+        for slot in candidates:
+            on_curve = bytes_eq(shamir.evaluate_polynomial(polynomial, slot.x), slot.share)
+            inner = _open_one(slot, key) if on_curve else None
+            if inner is None:
+                forged.append(slot.slot_id)
+            else:
+                opened.append(OpenedSlot(slot.slot_id, slot.account_id, slot.counselor_id, inner))
+        if len(opened) < threshold:
+            # Shares on the genuine polynomial whose ciphertexts do not open are forged too.
+            return MatchOutcome(False, forged=tuple(forged), duplicates=tuple(duplicates))
+        return MatchOutcome(True, tuple(opened), tuple(forged), tuple(duplicates))
+    # No t slots hold genuine shares together: some slots are forged, but which is unknowable.
+    return MatchOutcome(False, forged=tuple(forged), duplicates=tuple(duplicates))
+
+
+def _one_valid_slot_per_account(
+    slots: Sequence[Slot],
+) -> tuple[list[Slot], list[bytes], list[bytes]]:
+    """Split slots into candidates (first well-formed slot of each account), forged slot
+    ids (malformed) and duplicate slot ids (an account's later slots)."""
     candidates: list[Slot] = []
     forged: list[bytes] = []
     duplicates: list[bytes] = []
@@ -76,30 +117,7 @@ def open_tag(
             continue
         accounts.add(slot.account_id)
         candidates.append(slot)
-    if len(candidates) < threshold:
-        return MatchOutcome(False, forged=tuple(forged), duplicates=tuple(duplicates))
-
-    for attempt, subset in enumerate(itertools.combinations(candidates, threshold)):
-        if attempt >= max_attempts:
-            return MatchOutcome(
-                False, forged=tuple(forged), duplicates=tuple(duplicates), undecided=True
-            )
-        points = [(s.x, s.share) for s in subset]
-        key = entry_key(shamir.interpolate(points))
-        if not all(_open_one(slot, key) is not None for slot in subset):
-            continue
-        # t slots that open under one key fix the polynomial; test every other slot on it.
-        opened: list[OpenedSlot] = []
-        for slot in candidates:
-            on_curve = bytes_eq(shamir.interpolate(points, at=slot.x), slot.share)
-            inner = _open_one(slot, key) if on_curve else None
-            if inner is None:
-                forged.append(slot.slot_id)
-            else:
-                opened.append(OpenedSlot(slot.slot_id, slot.account_id, slot.counselor_id, inner))
-        return MatchOutcome(True, tuple(opened), tuple(forged), tuple(duplicates))
-    # No subset of t slots opens together: some slots are forged, but which is unknowable.
-    return MatchOutcome(False, forged=tuple(forged), duplicates=tuple(duplicates))
+    return candidates, forged, duplicates
 
 
 def _open_one(slot: Slot, key: bytes) -> bytes | None:

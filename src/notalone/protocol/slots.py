@@ -1,18 +1,24 @@
 """Escrow slots: what a survivor's client uploads for one identifier (docs/protocol.md §6).
 
 From the OPRF output y of an identifier, every survivor who names the same identifier
-derives the same tag, Shamir secret s, polynomial coefficients and entry key; only the
-share abscissa x depends on the account. The package for the counselor is sealed with
-HPKE to the counselor's key (inner layer) and then with the entry key (outer layer), so
-the server can open the outer layer only after t accounts' shares reveal s.
+derives the same Shamir secret s, and from s alone the tag, the polynomial coefficients and
+the entry key; only the share abscissa x depends on the account. Because the tag and the
+whole polynomial follow from s, the server can recognise the genuine secret once it has t
+shares (its tag matches) and check every share against the genuine polynomial: slots on a
+polynomial of someone else's making can neither block nor redefine a match.
 
-    tag   = HKDF-SHA-512(y, "notalone/v1/tag", 32)
+The package for the counselor is sealed with HPKE to the counselor's key (inner layer) and
+then with the entry key (outer layer), so the server can open the outer layer only after t
+accounts' shares reveal s.
+
     s     = reduce(HKDF-SHA-512(y, "notalone/v1/secret", 64))
-    a_j   = reduce(HKDF-SHA-512(y, "notalone/v1/coef/" ‖ ASCII(j), 64))   j = 1 .. t-1
+    tag   = HKDF-SHA-512(s, "notalone/v1/tag", 32)
+    a_j   = reduce(HKDF-SHA-512(s, "notalone/v1/coef/" ‖ ASCII(j), 64))   j = 1 .. t-1
     x     = reduce(SHA-512("notalone/v1/x" ‖ account_id ‖ tag))
     share = s + Σ a_j·x^j (mod ℓ)
     k_ent = HKDF-SHA-512(s, "notalone/v1/entry-key", 32)
-    inner = 0x01 ‖ HPKE.Seal(pk_counselor, info = "notalone/v1/package" ‖ deployment_id ‖ slot_id)
+    inner = 0x01 ‖ HPKE.Seal(pk_counselor,
+                             info = "notalone/v1/package" ‖ deployment_id ‖ slot_id)
     outer = AEAD(k_ent, inner, ad = "notalone/v1/outer" ‖ tag ‖ account_id ‖ slot_id)
 """
 
@@ -135,19 +141,34 @@ def _check_length(value: bytes, length: int, what: str) -> None:
 
 
 def derive_slot_secrets(oprf_output: bytes, threshold: int) -> SlotSecrets:
-    """Derive tag, Shamir secret, t - 1 coefficients and entry key from y."""
+    """Derive the Shamir secret from y, and from it the tag, t - 1 coefficients and the
+    entry key."""
     _check_length(oprf_output, OPRF_OUTPUT_BYTES, "the OPRF output")
     _check_threshold(threshold)
     secret = group.reduce_scalar(hkdf_sha512(oprf_output, INFO_SECRET, 64))
-    coefficients = tuple(
-        group.reduce_scalar(hkdf_sha512(oprf_output, INFO_COEFFICIENT + str(j).encode(), 64))
-        for j in range(1, threshold)
-    )
     return SlotSecrets(
-        tag=hkdf_sha512(oprf_output, INFO_TAG, TAG_BYTES),
+        tag=tag_of(secret),
         secret=secret,
-        coefficients=coefficients,
+        coefficients=coefficients_of(secret, threshold),
         entry_key=entry_key(secret),
+    )
+
+
+def tag_of(secret: bytes) -> bytes:
+    """tag = HKDF-SHA-512(s, "notalone/v1/tag", 32): public, and a check on a candidate s."""
+    return hkdf_sha512(secret, INFO_TAG, TAG_BYTES)
+
+
+def coefficients_of(secret: bytes, threshold: int) -> tuple[bytes, ...]:
+    """a_j = reduce(HKDF-SHA-512(s, "notalone/v1/coef/" ‖ ASCII(j), 64)) for j = 1..t-1.
+
+    Unknowable without s, as Shamir needs, yet fixed by s, so the server can rebuild the
+    genuine polynomial from a recovered secret.
+    """
+    _check_threshold(threshold)
+    return tuple(
+        group.reduce_scalar(hkdf_sha512(secret, INFO_COEFFICIENT + str(j).encode(), 64))
+        for j in range(1, threshold)
     )
 
 
