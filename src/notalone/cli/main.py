@@ -28,12 +28,14 @@ def root() -> None:
 
 @app.command()
 def up() -> None:
-    """Start NotAlone on embedded defaults (the servers arrive with the escrow issue)."""
+    """Start NotAlone on embedded defaults (for now: say what exists)."""
     typer.echo(
-        "NotAlone's servers are not built yet: this release holds the protocol core.\n"
-        "What exists now:\n"
+        "The escrow server is not built yet: this release holds the protocol core, the key\n"
+        "server and the escrow's storage layer. What exists now:\n"
         "  notalone canon KIND VALUE   canonicalize an identifier (email, phone, profile, orgid)\n"
         "  notalone vectors --out DIR  write the cross-language test vectors\n"
+        "  notalone deal-keys ...      split a fresh OPRF key among key servers\n"
+        "  notalone keyserver ...      run one key server (see docs/keyserver.md)\n"
         "  make test / make bench      run the test suite / the OPRF benchmark"
     )
 
