@@ -1,0 +1,1 @@
+"""Use cases: the rules of the escrow, on ports that storage implements."""
