@@ -18,7 +18,8 @@ Only the web layer maps these to HTTP statuses.
     ├── ProtocolError              the parties disagree about the protocol's state
     │   ├── ThresholdError         too few, duplicate or inconsistent shares
     │   └── VersionError           a message or blob carries an unknown version marker
-    └── LimitError                 a rate, quota or size limit was reached; retry later
+    ├── LimitError                 a rate, quota or size limit was reached; retry later
+    └── UnavailableError           a server could not be reached or failed; retry later
 """
 
 from __future__ import annotations
@@ -90,3 +91,7 @@ class LimitError(NotAloneError):
     def __init__(self, message: str, retry_after_seconds: int | None = None) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class UnavailableError(NotAloneError):
+    """A server could not be reached or answered with a server error; retry later."""
