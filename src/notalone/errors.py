@@ -6,6 +6,7 @@ Only the web layer maps these to HTTP statuses.
 
     NotAloneError
     ├── InputError                 bad input from a user or a peer; nothing was changed
+    │   ├── ConflictError          the request conflicts with what is stored (taken name, …)
     │   ├── IdentifierError        an identifier cannot be canonicalized (says what to fix)
     │   ├── EncodingError          bytes of the wrong length, version or format
     │   └── InvalidElementError    a group element is non-canonical or the identity
@@ -31,6 +32,10 @@ class NotAloneError(Exception):
 
 class InputError(NotAloneError):
     """Bad input from a user or a peer; nothing was changed."""
+
+
+class ConflictError(InputError):
+    """The request conflicts with what is stored: a taken username, a reused idempotency key."""
 
 
 class IdentifierError(InputError):

@@ -353,7 +353,8 @@ def test_logs_and_answers_hold_no_pseudonym_element_or_key(
             _evaluate(client, ticket, elements),
             _evaluate(client, ticket, elements),  # 429
             _evaluate(client, ticket, [IDENTITY_HEX]),  # 422
-            _evaluate(client, ticket[:-2] + "00", elements),  # 401
+            # Flip the signature's last byte: always a different, unsigned ticket.
+            _evaluate(client, ticket[:-2] + f"{int(ticket[-2:], 16) ^ 1:02x}", elements),  # 401
         ]
     assert [r.status_code for r in responses] == [200, 429, 422, 401]
     assert "evaluated 3 element(s)" in caplog.text

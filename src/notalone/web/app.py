@@ -1,0 +1,182 @@
+"""The escrow's web application: `create_app(settings, services)`.
+
+Nothing here is a module-level singleton (style rule 6): the settings, the services and
+the metrics live on the app built here, so two apps in one process (as in tests) share
+nothing. `build_services(settings, database)` wires the SQL stores into the services.
+
+    GET /healthz   {"status": "ok"}
+    GET /metrics   Prometheus text format: counters only, never an identifier
+
+The metrics carry no username, account id, tag, token or client address: requests are
+counted by method, route TEMPLATE (for example `/v1/organizations/{organization_id}/
+invites`, never the path actually requested) and status, and account events by outcome.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel
+
+from notalone.services.accounts import AccountService, Idempotency
+from notalone.storage.accounts import SqlAccountStore, SqlIdempotencyStore
+from notalone.storage.engine import Database
+from notalone.web.api.accounts import accounts_router
+from notalone.web.problems import install_problem_handlers
+from notalone.web.security import (
+    ASGIApp,
+    BodyLimitMiddleware,
+    Message,
+    Receive,
+    Scope,
+    SecurityHeadersMiddleware,
+    Send,
+)
+from notalone.web.settings import EscrowSettings
+
+PROMETHEUS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+#: Account events counted by /metrics, with their help texts.
+EVENTS = {
+    "registrations": "Accounts registered.",
+    "logins_ok": "Successful logins (passphrase or recovery).",
+    "logins_failed": "Logins refused because a key was wrong.",
+    "logins_limited": "Logins refused by a rate limit.",
+    "logouts": "Sessions ended by logout.",
+    "passphrase_changes": "Passphrases changed.",
+}
+
+
+@dataclass(frozen=True)
+class Services:
+    """The use cases the routes call."""
+
+    accounts: AccountService
+    idempotency: Idempotency
+
+
+def build_services(settings: EscrowSettings, database: Database) -> Services:
+    """The services of a deployment, on its database."""
+    return Services(
+        accounts=AccountService(
+            SqlAccountStore(database),
+            settings.server_secret,
+            settings.account_policy(),
+            settings.clock_ms,
+        ),
+        idempotency=Idempotency(
+            SqlIdempotencyStore(database), settings.server_secret, settings.clock_ms
+        ),
+    )
+
+
+class Metrics:
+    """Counters, written out in the Prometheus text exposition format (version 0.0.4)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: Counter[tuple[str, str, int]] = Counter()
+        self._events: Counter[str] = Counter(dict.fromkeys(EVENTS, 0))
+
+    def count_request(self, method: str, route: str, status: int) -> None:
+        """Count one answered request by method, route template and status."""
+        with self._lock:
+            self._requests[(method, route, status)] += 1
+
+    def count(self, event: str) -> None:
+        """Count one account event (a key of EVENTS)."""
+        if event not in EVENTS:
+            raise KeyError(event)
+        with self._lock:
+            self._events[event] += 1
+
+    def render(self) -> str:
+        """The exposition text."""
+        with self._lock:
+            requests = sorted(self._requests.items())
+            events = sorted(self._events.items())
+        lines = [
+            "# HELP notalone_http_requests_total HTTP requests by method, route and status.",
+            "# TYPE notalone_http_requests_total counter",
+        ]
+        for (method, route, status), value in requests:
+            labels = f'method="{_label(method)}",route="{_label(route)}",status="{status}"'
+            lines.append(f"notalone_http_requests_total{{{labels}}} {value}")
+        for name, value in events:
+            metric = f"notalone_{name}_total"
+            lines += [f"# HELP {metric} {EVENTS[name]}", f"# TYPE {metric} counter"]
+            lines.append(f"{metric} {value}")
+        return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class MetricsMiddleware:
+    """Counts every response by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = scope.get("route")
+                # The template, never the requested path: a path may hold an id.
+                template = getattr(route, "path", None) or "unmatched"
+                self.metrics.count_request(scope["method"], template, message["status"])
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+
+class HealthResponse(BaseModel):
+    """Liveness."""
+
+    status: str
+
+
+def create_app(settings: EscrowSettings, services: Services) -> FastAPI:
+    """Build the escrow's web application."""
+    app = FastAPI(
+        title="NotAlone escrow",
+        version="1",
+        description="Survivor accounts, sessions and (later) records and escrow entries.",
+        # Swagger UI and ReDoc load scripts from a CDN, which the CSP forbids.
+        docs_url=None,
+        redoc_url=None,
+    )
+    metrics = Metrics()
+    app.state.settings = settings
+    app.state.services = services
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    # The last added runs first: the security headers and the metrics see even the 413
+    # of the body limit.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)
+
+    @app.get("/healthz", response_model=HealthResponse, tags=["operations"])
+    def healthz() -> HealthResponse:
+        """Liveness: the process answers."""
+        return HealthResponse(status="ok")
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
+    def prometheus(request: Request) -> PlainTextResponse:
+        """Counters in the Prometheus text format; they carry no identifier."""
+        text = request.app.state.metrics.render()
+        return PlainTextResponse(text, media_type=PROMETHEUS_MEDIA_TYPE)
+
+    app.include_router(accounts_router())
+    return app

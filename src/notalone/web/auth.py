@@ -1,0 +1,68 @@
+"""FastAPI dependencies that say who is calling.
+
+- `current_account`: a survivor, from `Authorization: Bearer <token>` (SDK sessions) or
+  the session cookie (browser sessions). Each token is accepted only the way it was
+  issued, so a bearer token pasted into a cookie (or the reverse) is refused.
+- `require_operator`: the deployment's operator, by the operator token of the settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TYPE_CHECKING, cast
+
+from fastapi import Request
+
+from notalone.errors import VerificationError
+from notalone.services.accounts import Principal
+from notalone.web.settings import EscrowSettings
+
+if TYPE_CHECKING:
+    from notalone.web.app import Services
+
+
+def settings_of(request: Request) -> EscrowSettings:
+    """The settings of the app serving `request` (set by create_app)."""
+    return cast(EscrowSettings, request.app.state.settings)
+
+
+def services_of(request: Request) -> Services:
+    """The services of the app serving `request` (set by create_app)."""
+    return cast("Services", request.app.state.services)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise VerificationError("send the token as Authorization: Bearer <token>")
+    return token.strip()
+
+
+def current_account(request: Request) -> Principal:
+    """The survivor whose session this request carries, or VerificationError (401)."""
+    accounts = services_of(request).accounts
+    token = _bearer(request)
+    if token is not None:
+        return accounts.authenticate(token, "bearer")
+    cookie = request.cookies.get(settings_of(request).cookie_name)
+    if cookie is not None:
+        return accounts.authenticate(cookie, "cookie")
+    raise VerificationError("log in first: this route needs a session")
+
+
+def require_operator(request: Request) -> None:
+    """Pass only with the operator token; VerificationError (401) otherwise."""
+    token = _bearer(request)
+    if token is None:
+        raise VerificationError("this route needs the operator token")
+    expected = settings_of(request).operator_token
+    # Hashing first makes the comparison constant-time whatever the lengths.
+    if not hmac.compare_digest(
+        hashlib.sha256(token.encode("utf-8", "replace")).digest(),
+        hashlib.sha256(expected.encode("utf-8")).digest(),
+    ):
+        raise VerificationError("this route needs the operator token")

@@ -1,0 +1,145 @@
+"""RFC 9457 problem details: the one place where NotAlone errors become HTTP statuses.
+
+    ConflictError      409   a taken username, an Idempotency-Key reused for another request
+    InputError         422   well-formed JSON whose content the rules refuse (400 for shape)
+    VersionError       400   an unknown version marker
+    VerificationError  401   a failed login or a missing, expired or revoked session
+    LimitError         429   with Retry-After when known
+    NotAloneError      500   without detail
+    anything else      500   without detail; only the class name is logged
+
+A problem never echoes the request: validation problems name the field and the rule, and
+error messages are written never to contain a secret (notalone.errors). A database
+exception is never passed on: its text quotes the values it refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from notalone.errors import (
+    ConflictError,
+    InputError,
+    LimitError,
+    NotAloneError,
+    VerificationError,
+    VersionError,
+)
+from notalone.web.security import SECURITY_HEADERS
+
+logger = logging.getLogger("notalone.web")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "tag:notalone,2026:problem/"
+#: What a client is told to send when it is not authenticated.
+WWW_AUTHENTICATE = 'Bearer realm="notalone"'
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI `responses` entry for a problem."""
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
+    }
+
+
+def problem_response(
+    status: int,
+    kind: str | None,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An `application/problem+json` response; `kind` None means `about:blank`."""
+    body = {
+        "type": PROBLEM_BASE + kind if kind else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    # The security headers are set here too: a 500 is built outside every middleware.
+    return JSONResponse(
+        body,
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers={**SECURITY_HEADERS, **(headers or {})},
+    )
+
+
+def response_for(error: NotAloneError) -> JSONResponse:
+    """The problem response for a NotAlone error."""
+    if isinstance(error, ConflictError):
+        return problem_response(409, "conflict", "Conflict", str(error))
+    if isinstance(error, InputError):
+        return problem_response(422, "invalid-input", "Invalid input", str(error))
+    if isinstance(error, VersionError):
+        return problem_response(400, "unknown-version", "Unknown version", str(error))
+    if isinstance(error, VerificationError):
+        return problem_response(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            str(error),
+            headers={"WWW-Authenticate": WWW_AUTHENTICATE},
+        )
+    if isinstance(error, LimitError):
+        headers = {}
+        if error.retry_after_seconds is not None:
+            headers["Retry-After"] = str(error.retry_after_seconds)
+        return problem_response(429, "limit", "Too many requests", str(error), headers=headers)
+    # Any other NotAlone error is a fault of the server, not of the request.
+    logger.error("internal error while handling a request: %s", type(error).__name__)
+    return problem_response(500, None, "Internal Server Error", "the server failed; retry later")
+
+
+async def _on_notalone_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, NotAloneError)  # noqa: S101 - registered for NotAloneError only.
+    return response_for(error)
+
+
+async def _on_validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it only.
+    # Only where and what, never the offending input: it may be a key or a username.
+    problems = [
+        f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+        for e in error.errors()
+    ]
+    return problem_response(400, "invalid-request", "Invalid request", "; ".join(problems[:5]))
+
+
+async def _on_http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for it only.
+    # Starlette's own errors (404, 405) carry fixed texts such as "Not Found".
+    title = str(error.detail)
+    return problem_response(error.status_code, None, title, title, dict(error.headers or {}))
+
+
+async def _on_unexpected(_: Request, error: Exception) -> JSONResponse:
+    # The class name only: a message or traceback might quote data from the request, and
+    # a database error quotes the values it refused.
+    logger.error("internal error while handling a request: %s", type(error).__name__)
+    return problem_response(500, None, "Internal Server Error", "the server failed; retry later")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of `app` an RFC 9457 problem."""
+    app.add_exception_handler(NotAloneError, _on_notalone_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)
