@@ -27,6 +27,7 @@ from notalone.storage.models import (
     AuthSession,
     Base,
     Counselor,
+    CounselorToken,
     Entry,
     IdempotencyKey,
     InboxItem,
@@ -119,6 +120,12 @@ def _one_of_everything(session: Session, canary: bytes) -> None:
                 created_at_ms=NOW_MS,
                 expires_at_ms=NOW_MS + 1,
             ),
+            CounselorToken(
+                token_hash=secrets.token_bytes(32),
+                counselor_id="c-ana",
+                created_at_ms=NOW_MS,
+                expires_at_ms=None,
+            ),
             IdempotencyKey(
                 account_id=account,
                 idempotency_key="k-1",
@@ -181,7 +188,7 @@ def test_upgrade_head_on_an_empty_database_creates_every_table(
     assert database.current_revision() is None
     assert _tables(database) == set()
     database.upgrade()
-    assert database.current_revision() == "0001"
+    assert database.current_revision() == "0002"
     assert _tables(database) == TABLES
 
 
@@ -244,8 +251,8 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
     scripts = ScriptDirectory(str(location))
-    assert scripts.get_heads() == ["0001"]
-    assert [s.revision for s in scripts.walk_revisions()] == ["0001"]
+    assert scripts.get_heads() == ["0002"]
+    assert [s.revision for s in scripts.walk_revisions()] == ["0002", "0001"]
 
 
 # -- the schema refuses invalid states -----------------------------------------------------

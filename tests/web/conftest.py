@@ -1,5 +1,7 @@
 """Fixtures for the escrow web app: a TestClient on a migrated SQLite file (or, for the
-tests that ask for it, a PostgreSQL database), cheap Argon2id, and a settable clock."""
+tests that ask for it, a PostgreSQL database), cheap Argon2id, a settable clock, and a
+deployment's keys (made once per test session: a 2-of-3 federation, the ticket, log and
+vouching keys)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from notalone.crypto import group, hpke, threshold
+from notalone.protocol import slots as slot_recipes
+from notalone.protocol.slots import Package, Slot
 from notalone.storage.engine import Database
 from notalone.web.app import Services, build_services, create_app
 from notalone.web.settings import EscrowSettings
@@ -28,6 +34,36 @@ from tests.storage.conftest import (  # noqa: F401 - imported to register them a
 
 OPERATOR_TOKEN = "operator-" + "t" * 40
 MAX_FAILURES_PER_USERNAME = 3
+DEPLOYMENT_ID = bytes(range(100, 116))
+FEDERATION, _SHARES = threshold.deal(group.random_scalar(), 2, 3)
+KEY_SERVERS = ("http://127.0.0.1:9101", "http://127.0.0.1:9102", "http://127.0.0.1:9103")
+TICKET_KEY = Ed25519PrivateKey.generate()
+TICKET_SECRET = bytes(range(32, 64))
+LOG_KEY = Ed25519PrivateKey.generate()
+VOUCHING_KEY = Ed25519PrivateKey.generate()
+TICKET_QUOTA = 40
+
+
+@dataclass
+class Counselor:
+    """A registered counselor: their X25519 key pair and inbox token."""
+
+    id: str
+    private_key: bytes
+    public_key: bytes
+    token: str
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Survivor:
+    """A registered, logged-in survivor."""
+
+    username: str
+    account_id: bytes
+    headers: dict[str, str]
 
 
 @dataclass
@@ -82,6 +118,92 @@ class Env:
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
+    # -- the escrow --------------------------------------------------------------------
+
+    def counselor(self, counselor_id: str) -> Counselor:
+        """Register a counselor through the operator route."""
+        private_key, public_key = hpke.generate_key_pair()
+        response = self.client.post(
+            "/v1/counselors",
+            json={
+                "id": counselor_id,
+                "display_name": f"Counselor {counselor_id}",
+                "public_key": public_key.hex(),
+            },
+            headers=self.operator(),
+        )
+        assert response.status_code == 201, response.text
+        return Counselor(counselor_id, private_key, public_key, response.json()["token"])
+
+    def survivor(self, code: str | None = None) -> Survivor:
+        """Register and log in a survivor (bearer session)."""
+        letters = "".join(secrets.choice("abcdefgh") for _ in range(6))
+        username = f"calm-{letters}-{secrets.randbelow(10**4):04d}"
+        body = self.register(username, code)
+        response = self.login(username, body["auth_key"])
+        assert response.status_code == 200, response.text
+        payload = response.json()
+        return Survivor(
+            username,
+            bytes.fromhex(payload["account_id"]),
+            {"Authorization": f"Bearer {payload['token']}"},
+        )
+
+    def slot(
+        self, y: bytes, account_id: bytes, counselor: Counselor, contact: str = "signal:me"
+    ) -> Slot:
+        """A genuine slot for OPRF output `y`, sealed to the counselor's key."""
+        return slot_recipes.build_slot(
+            y,
+            Package(
+                contact=contact,
+                identifiers=(("email", "Perp@Example.org", "perp@example.org"),),
+            ),
+            threshold=self.settings.match_threshold,
+            account_id=account_id,
+            slot_id=secrets.token_bytes(16),
+            deployment_id=DEPLOYMENT_ID,
+            counselor_id=counselor.id,
+            counselor_public_key=counselor.public_key,
+        )
+
+    def post_entry(
+        self,
+        survivor: Survivor,
+        slots: list[Slot],
+        *,
+        entry_id: bytes | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """POST /v1/entries with these slots and a random entry copy."""
+        headers = dict(survivor.headers)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        return self.client.post(
+            "/v1/entries",
+            json=entry_body(slots, entry_id=entry_id),
+            headers=headers,
+        )
+
+
+def entry_body(slots: list[Slot], *, entry_id: bytes | None = None) -> dict[str, object]:
+    """The JSON of POST /v1/entries."""
+    return {
+        "entry_id": (entry_id or secrets.token_bytes(16)).hex(),
+        "entry_copy": (b"\x01" + secrets.token_bytes(80)).hex(),
+        "slots": [
+            {
+                "slot_id": s.slot_id.hex(),
+                "tag": s.tag.hex(),
+                "x": s.x.hex(),
+                "share": s.share.hex(),
+                "outer": s.outer.hex(),
+                "counselor_id": s.counselor_id,
+            }
+            for s in slots
+        ],
+    }
+
 
 def make_settings(database_url: str, clock: Clock, **overrides: object) -> EscrowSettings:
     options: dict[str, object] = {
@@ -95,6 +217,14 @@ def make_settings(database_url: str, clock: Clock, **overrides: object) -> Escro
         "failure_window_s": 60,
         "max_body_bytes": 16 * 1024,
         "clock_ms": clock,
+        "deployment_id": DEPLOYMENT_ID,
+        "federation": FEDERATION,
+        "key_servers": KEY_SERVERS,
+        "ticket_signing_key": TICKET_KEY,
+        "ticket_secret": TICKET_SECRET,
+        "ticket_quota": TICKET_QUOTA,
+        "log_signing_key": LOG_KEY,
+        "vouching_key": VOUCHING_KEY,
     }
     options.update(overrides)
     return EscrowSettings(**options)  # type: ignore[arg-type]

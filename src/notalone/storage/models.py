@@ -21,7 +21,7 @@ them with `alembic.autogenerate.compare_metadata` on SQLite and PostgreSQL.
                         ├─< records ─< record_versions >── log_leaves
                         └─< entries ─< slots >── counselors
     matches ─< match_members >── slots          tree_heads (signed tree heads)
-                 └─< inbox_items >── counselors
+                 └─< inbox_items >── counselors ─< counselor_tokens
 """
 
 from __future__ import annotations
@@ -271,6 +271,22 @@ class Counselor(Base):
     display_name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
     vouching_signature: Mapped[bytes] = mapped_column(LargeBinary)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CounselorToken(Base):
+    """A counselor's bearer token for the inbox, stored only as its SHA-256 hash.
+
+    Added by revision 0002. `expires_at_ms` NULL means the token lasts until revoked:
+    the operator hands it over once, out of band.
+    """
+
+    __tablename__ = "counselor_tokens"
+    __table_args__ = (_length("token_hash", HASH_BYTES), _not_negative("created_at_ms"))
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    counselor_id: Mapped[str] = mapped_column(ForeignKey("counselors.id"), index=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Entry(Base):

@@ -23,9 +23,17 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from notalone.services.accounts import AccountService, Idempotency
+from notalone.services.escrow import EscrowService
+from notalone.services.records import RecordService
 from notalone.storage.accounts import SqlAccountStore, SqlIdempotencyStore
+from notalone.storage.counselors import SqlCounselorStore
 from notalone.storage.engine import Database
+from notalone.storage.records import RecordRepository
+from notalone.storage.slots import SlotRepository
 from notalone.web.api.accounts import accounts_router
+from notalone.web.api.counselors import counselors_router
+from notalone.web.api.escrow import escrow_router
+from notalone.web.api.records import records_router
 from notalone.web.problems import install_problem_handlers
 from notalone.web.security import (
     ASGIApp,
@@ -53,14 +61,31 @@ EVENTS = {
 
 @dataclass(frozen=True)
 class Services:
-    """The use cases the routes call."""
+    """The use cases the routes call. `escrow` and `records` are None in an accounts-only
+    app (settings without the deployment's keys); their routes are then not mounted."""
 
     accounts: AccountService
     idempotency: Idempotency
+    escrow: EscrowService | None = None
+    records: RecordService | None = None
 
 
 def build_services(settings: EscrowSettings, database: Database) -> Services:
     """The services of a deployment, on its database."""
+    escrow = records = None
+    if settings.escrow_configured:
+        # escrow_configured guarantees every key below (EscrowSettings checks them).
+        assert settings.vouching_key is not None  # noqa: S101
+        assert settings.log_signing_key is not None  # noqa: S101
+        escrow = EscrowService(
+            SlotRepository(database),
+            SqlCounselorStore(database),
+            settings.ticket_issuer(),
+            settings.vouching_key,
+            settings.escrow_policy(),
+            settings.clock_ms,
+        )
+        records = RecordService(RecordRepository(database), settings.log_signing_key)
     return Services(
         accounts=AccountService(
             SqlAccountStore(database),
@@ -71,6 +96,8 @@ def build_services(settings: EscrowSettings, database: Database) -> Services:
         idempotency=Idempotency(
             SqlIdempotencyStore(database), settings.server_secret, settings.clock_ms
         ),
+        escrow=escrow,
+        records=records,
     )
 
 
@@ -151,7 +178,8 @@ def create_app(settings: EscrowSettings, services: Services) -> FastAPI:
     app = FastAPI(
         title="NotAlone escrow",
         version="1",
-        description="Survivor accounts, sessions and (later) records and escrow entries.",
+        description="Survivor accounts and sessions, evaluation tickets, escrow entries, "
+        "counselors and their inboxes, records and the transparency log.",
         # Swagger UI and ReDoc load scripts from a CDN, which the CSP forbids.
         docs_url=None,
         redoc_url=None,
@@ -179,4 +207,9 @@ def create_app(settings: EscrowSettings, services: Services) -> FastAPI:
         return PlainTextResponse(text, media_type=PROMETHEUS_MEDIA_TYPE)
 
     app.include_router(accounts_router())
+    if services.escrow is not None:
+        app.include_router(escrow_router())
+        app.include_router(counselors_router())
+    if services.records is not None:
+        app.include_router(records_router())
     return app

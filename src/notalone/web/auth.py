@@ -4,6 +4,8 @@
   the session cookie (browser sessions). Each token is accepted only the way it was
   issued, so a bearer token pasted into a cookie (or the reverse) is refused.
 - `require_operator`: the deployment's operator, by the operator token of the settings.
+- `current_counselor`: a counselor, by the bearer token the operator issued them. It is
+  hashed under another label than survivors' sessions, so neither passes as the other.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from fastapi import Request
 
 from notalone.errors import VerificationError
 from notalone.services.accounts import Principal
+from notalone.services.escrow import EscrowService
+from notalone.services.records import RecordService
 from notalone.web.settings import EscrowSettings
 
 if TYPE_CHECKING:
@@ -30,6 +34,20 @@ def settings_of(request: Request) -> EscrowSettings:
 def services_of(request: Request) -> Services:
     """The services of the app serving `request` (set by create_app)."""
     return cast("Services", request.app.state.services)
+
+
+def escrow_of(request: Request) -> EscrowService:
+    """The escrow service (create_app mounts its routes only when there is one)."""
+    escrow = services_of(request).escrow
+    assert escrow is not None  # noqa: S101 - routes are mounted only with the service.
+    return escrow
+
+
+def records_of(request: Request) -> RecordService:
+    """The records service (create_app mounts its routes only when there is one)."""
+    records = services_of(request).records
+    assert records is not None  # noqa: S101 - routes are mounted only with the service.
+    return records
 
 
 def _bearer(request: Request) -> str | None:
@@ -66,3 +84,11 @@ def require_operator(request: Request) -> None:
         hashlib.sha256(expected.encode("utf-8")).digest(),
     ):
         raise VerificationError("this route needs the operator token")
+
+
+def current_counselor(request: Request) -> str:
+    """The id of the counselor whose token this request carries, or VerificationError."""
+    token = _bearer(request)
+    if token is None:
+        raise VerificationError("this route needs a counselor token")
+    return escrow_of(request).authenticate_counselor(token)

@@ -1,6 +1,9 @@
 """RFC 9457 problem details: the one place where NotAlone errors become HTTP statuses.
 
-    ConflictError      409   a taken username, an Idempotency-Key reused for another request
+    ConflictError      409   a taken username, an Idempotency-Key reused for another request,
+                             a record version that is not the next one
+    NotFoundError      404   no such entry or record of the caller's (missing and someone
+                             else's get the same answer)
     InputError         422   well-formed JSON whose content the rules refuse (400 for shape)
     VersionError       400   an unknown version marker
     VerificationError  401   a failed login or a missing, expired or revoked session
@@ -32,6 +35,7 @@ from notalone.errors import (
     VerificationError,
     VersionError,
 )
+from notalone.services.escrow import NotFoundError
 from notalone.web.security import SECURITY_HEADERS
 
 logger = logging.getLogger("notalone.web")
@@ -82,10 +86,12 @@ def problem_response(
     )
 
 
-def response_for(error: NotAloneError) -> JSONResponse:
+def response_for(error: NotAloneError) -> JSONResponse:  # noqa: PLR0911 - one per status.
     """The problem response for a NotAlone error."""
     if isinstance(error, ConflictError):
         return problem_response(409, "conflict", "Conflict", str(error))
+    if isinstance(error, NotFoundError):
+        return problem_response(404, "not-found", "Not Found", str(error))
     if isinstance(error, InputError):
         return problem_response(422, "invalid-input", "Invalid input", str(error))
     if isinstance(error, VersionError):

@@ -3,19 +3,43 @@
 Secrets are required (style rule 7: a missing secret is a startup error, never a silent
 default): the server secret keys the fake login salts, the rate-limit keys and the
 idempotency hashes; the operator token guards the organization routes.
+
+The escrow routes (tickets, entries, counselors, records, the log) need the deployment's
+keys as well: the deployment id and federation (public), the key servers' URLs, the
+ticket signing key and pseudonym secret, the transparency log's signing key and the
+operator's counselor-vouching key. In the dataclass they come all together or not at all
+(an accounts-only app, as the account tests build, has none); a partial set is a
+start-up error. `load_settings(path)`, what `notalone escrow --config FILE` reads,
+requires all of them. The config file format is in docs/escrow-api.md ("Settings").
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from notalone.crypto.kdf import Argon2Params
-from notalone.errors import InputError
+from notalone.crypto.threshold import Federation, verify_federation
+from notalone.errors import EncodingError, InputError, NotAloneError
 from notalone.protocol.accounts import ARGON2_DEFAULT, ARGON2_FLOOR
+from notalone.protocol.tickets import (
+    DEFAULT_LIFETIME_MS,
+    DEFAULT_PERIOD_MS,
+    DEPLOYMENT_ID_BYTES,
+    MAX_LIFETIME_MS,
+    MIN_PERIOD_MS,
+    SECRET_BYTES,
+    TicketIssuer,
+)
 from notalone.services.accounts import AccountPolicy
+from notalone.services.escrow import EscrowPolicy
+from notalone.web import keyfiles
 
 MIN_SECRET_BYTES = 32
 MIN_OPERATOR_TOKEN_CHARS = 32
@@ -50,6 +74,20 @@ class EscrowSettings:
     max_failures_per_username: int = 5
     max_failures_per_address: int = 50
     failure_window_s: int = 15 * 60
+    # -- the escrow's deployment: all of the keys below, or none ------------------------
+    deployment_id: bytes | None = None
+    match_threshold: int = 2
+    federation: Federation | None = None
+    #: Key-server base URLs, in the order of the federation's share indices.
+    key_servers: tuple[str, ...] = ()
+    ticket_signing_key: Ed25519PrivateKey | None = field(default=None, repr=False)
+    ticket_secret: bytes | None = field(default=None, repr=False)
+    ticket_period_ms: int = DEFAULT_PERIOD_MS
+    #: Blinded elements a key server evaluates per account and period (§5.1).
+    ticket_quota: int = 256
+    ticket_lifetime_ms: int = DEFAULT_LIFETIME_MS
+    log_signing_key: Ed25519PrivateKey | None = field(default=None, repr=False)
+    vouching_key: Ed25519PrivateKey | None = field(default=None, repr=False)
     clock_ms: Callable[[], int] = _wall_clock_ms
 
     def __post_init__(self) -> None:
@@ -80,19 +118,97 @@ class EscrowSettings:
         # Argon2Params checks the parameters themselves.
         Argon2Params(self.hash_time_cost, self.hash_memory_kib)
         Argon2Params(self.client_floor_time_cost, self.client_floor_memory_kib)
+        self._check_escrow()
+
+    def _check_escrow(self) -> None:
+        escrow = {
+            "deployment_id": self.deployment_id,
+            "federation": self.federation,
+            "ticket_signing_key": self.ticket_signing_key,
+            "ticket_secret": self.ticket_secret,
+            "log_signing_key": self.log_signing_key,
+            "vouching_key": self.vouching_key,
+        }
+        missing = sorted(name for name, value in escrow.items() if value is None)
+        if len(missing) == len(escrow):
+            return
+        if missing:
+            raise InputError(f"the escrow's keys come together; missing: {', '.join(missing)}")
+        # Building them validates lengths, the threshold, the quota and the lifetime.
+        self.escrow_policy()
+        self.ticket_issuer()
+        assert self.federation is not None  # noqa: S101 - checked just above.
+        verify_federation(self.federation)
+        for name in ("ticket_signing_key", "log_signing_key", "vouching_key"):
+            if not isinstance(escrow[name], Ed25519PrivateKey):
+                raise InputError(f"{name} must be an Ed25519 private key")
+        if len(self.key_servers) != len(self.federation.share_public_keys):
+            raise InputError("key_servers needs one URL per key server of the federation")
+        for url in self.key_servers:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise InputError("each key server URL starts with http:// or https://")
+        if len(set(self.key_servers)) != len(self.key_servers):
+            raise InputError("the key server URLs must differ")
+
+    @property
+    def escrow_configured(self) -> bool:
+        """Whether these settings carry the deployment's keys (the escrow routes need them)."""
+        return self.deployment_id is not None
+
+    def escrow_policy(self) -> EscrowPolicy:
+        """The match threshold and ticket quota these settings choose."""
+        return EscrowPolicy(match_threshold=self.match_threshold, ticket_quota=self.ticket_quota)
+
+    def ticket_issuer(self) -> TicketIssuer:
+        """The ticket issuer of the deployment; InputError if it is not configured."""
+        if self.ticket_signing_key is None or self.ticket_secret is None:
+            raise InputError("the escrow's ticket key is not configured")
+        if self.deployment_id is None or len(self.deployment_id) != DEPLOYMENT_ID_BYTES:
+            raise InputError(f"deployment_id must be {DEPLOYMENT_ID_BYTES} bytes")
+        if not isinstance(self.ticket_secret, bytes) or len(self.ticket_secret) != SECRET_BYTES:
+            raise InputError(f"ticket_secret must be {SECRET_BYTES} random bytes")
+        if not isinstance(self.ticket_period_ms, int) or self.ticket_period_ms < MIN_PERIOD_MS:
+            raise InputError(f"ticket_period_ms must be at least {MIN_PERIOD_MS}")
+        if not isinstance(self.ticket_lifetime_ms, int) or not (
+            1 <= self.ticket_lifetime_ms <= MAX_LIFETIME_MS
+        ):
+            raise InputError(f"ticket_lifetime_ms must be 1..{MAX_LIFETIME_MS}")
+        return TicketIssuer(
+            signing_key=self.ticket_signing_key,
+            ticket_secret=self.ticket_secret,
+            deployment_id=self.deployment_id,
+            period_ms=self.ticket_period_ms,
+            lifetime_ms=self.ticket_lifetime_ms,
+        )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> EscrowSettings:
-        """Settings from a parsed config file: `server_secret` is hex; unknown keys refused."""
+        """Settings from a parsed config file; unknown keys refused.
+
+        Bytes and keys are lower-case hex: `server_secret`, `deployment_id`,
+        `ticket_secret`, and the 32-byte Ed25519 private keys `ticket_signing_key`,
+        `log_signing_key` and `vouching_key`; `federation` is the object of
+        federation.json's "federation" member; `key_servers` a list of URLs.
+        """
         known = {f for f in cls.__dataclass_fields__ if f != "clock_ms"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise InputError(f"unknown settings: {', '.join(unknown)}")
         options = dict(values)
-        try:
-            options["server_secret"] = bytes.fromhex(str(options.get("server_secret", "")))
-        except ValueError as e:
-            raise InputError("server_secret must be hex") from e
+        options["server_secret"] = _hex_bytes(options.get("server_secret", ""), "server_secret")
+        for name in ("deployment_id", "ticket_secret"):
+            if options.get(name) is not None:
+                options[name] = _hex_bytes(options[name], name)
+        for name in ("ticket_signing_key", "log_signing_key", "vouching_key"):
+            if options.get(name) is not None:
+                options[name] = _private_key(options[name], name)
+        if options.get("federation") is not None:
+            options["federation"] = keyfiles.parse_federation(options["federation"])
+        if "key_servers" in options:
+            servers = options["key_servers"]
+            if not isinstance(servers, list):
+                raise InputError("key_servers must be a list of URLs")
+            options["key_servers"] = tuple(servers)
         return cls(**options)
 
     def account_policy(self) -> AccountPolicy:
@@ -109,3 +225,68 @@ class EscrowSettings:
             failure_window_ms=self.failure_window_s * 1000,
             max_concurrent_hashes=self.max_concurrent_hashes,
         )
+
+
+def load_settings(path: Path) -> EscrowSettings:
+    """The settings of `notalone escrow --config FILE`: a JSON object, every key required.
+
+    Besides the keys of `from_mapping`, the file may name `federation_file` (the public
+    federation.json of `notalone deal-keys`: federation, deployment id, ticket period and
+    ticket public key) and `ticket_key_file` (its escrow-ticket-key.json: the ticket
+    signing key and pseudonym secret), relative to the config file's directory. A value
+    given both inline and by a file must agree. Errors name the file, never a value.
+    """
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: no such file") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot be read ({type(e).__name__})") from e
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from e
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    values = dict(document)
+    try:
+        for name, reader in (
+            ("federation_file", keyfiles.read_federation_file),
+            ("ticket_key_file", keyfiles.read_ticket_key_file),
+        ):
+            if name not in values:
+                continue
+            target = values.pop(name)
+            if not isinstance(target, str):
+                raise InputError(f"'{name}' must be a path")
+            for key, value in reader(path.parent / target).items():
+                if key in values and values[key] != value:
+                    raise InputError(f"'{key}' differs between the config and {name}")
+                values[key] = value
+        # The ticket public key is not a setting: it is checked against the private key.
+        ticket_public_key = values.pop("ticket_public_key", None)
+        settings = EscrowSettings.from_mapping(values)
+    except NotAloneError as e:
+        raise type(e)(f"{path}: {e}") from e
+    if not settings.escrow_configured:
+        raise InputError(f"{path}: the escrow needs its deployment keys (see docs/escrow-api.md)")
+    assert settings.ticket_signing_key is not None  # noqa: S101 - escrow_configured.
+    own = settings.ticket_signing_key.public_key().public_bytes_raw().hex()
+    if ticket_public_key is not None and ticket_public_key != own:
+        raise InputError(f"{path}: the ticket signing key does not match ticket_public_key")
+    return settings
+
+
+def _hex_bytes(value: object, name: str) -> bytes:
+    # The value is never quoted: it may be a secret.
+    if not isinstance(value, str) or value != value.lower():
+        raise InputError(f"{name} must be lower-case hex")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as e:
+        raise InputError(f"{name} must be hex") from e
+
+
+def _private_key(value: object, name: str) -> Ed25519PrivateKey:
+    raw = _hex_bytes(value, name)
+    if len(raw) != 32:
+        raise EncodingError(f"{name} must be a 32-byte Ed25519 private key as hex")
+    return Ed25519PrivateKey.from_private_bytes(raw)

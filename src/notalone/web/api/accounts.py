@@ -24,39 +24,40 @@ idempotency table is keyed by account (see docs/drafts/escrow-accounts-api.md).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from notalone.errors import LimitError, VerificationError
 from notalone.services.accounts import (
-    MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_ORGANIZATION_NAME_CHARS,
     NewSession,
     Principal,
-    check_idempotency_key,
+)
+from notalone.web.api.common import (
+    AUTH_PROBLEMS,
+    JSON_MEDIA_TYPE,
+    Hex32,
+    IdempotencyKeyHeader,
+    Strict,
+    idempotent,
+    json_body,
 )
 from notalone.web.auth import current_account, require_operator, services_of, settings_of
 from notalone.web.problems import problem_doc
 from notalone.web.security import clear_session_cookie, set_session_cookie
 
-Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 HexBundle = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]+$", max_length=1024)]
 # Login input is forgiving (normalize_username), so only its length is bounded here.
 UsernameText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-IdempotencyKeyHeader = Annotated[
-    str | None, Header(alias="Idempotency-Key", max_length=MAX_IDEMPOTENCY_KEY_CHARS)
-]
 OrganizationId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
-JSON_MEDIA_TYPE = "application/json"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+_Strict = Strict
+_json_body = json_body
+_idempotent = idempotent
+_AUTH_PROBLEMS = AUTH_PROBLEMS
 
 
 class OrganizationRequest(_Strict):
@@ -171,10 +172,6 @@ class AccountResponse(BaseModel):
     created_at_ms: int
 
 
-def _json_body(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-
-
 def _address(request: Request) -> str:
     # The peer address as the server sees it: behind a proxy this is the proxy, and the
     # per-address limit then applies to all its clients (trusting X-Forwarded-For would let
@@ -184,42 +181,6 @@ def _address(request: Request) -> str:
 
 def _count(request: Request, event: str) -> None:
     request.app.state.metrics.count(event)
-
-
-def _idempotent(
-    request: Request,
-    key: str | None,
-    scope: Callable[[], bytes | None],
-    payload: BaseModel,
-    run: Callable[[], tuple[bytes, int, bytes]],
-) -> Response:
-    """Run a write at most once per Idempotency-Key.
-
-    `scope()` is the account the key belongs to (None: not yet known, so nothing can be
-    replayed); `run()` performs the write and returns (account id, status, JSON body).
-    """
-    idempotency = services_of(request).idempotency
-    if key is None:
-        _, status, body = run()
-        return Response(body, status_code=status, media_type=JSON_MEDIA_TYPE)
-    check_idempotency_key(key)
-    route = getattr(request.scope.get("route"), "path", request.url.path)
-    request_hash = idempotency.request_hash(
-        request.method, route, payload.model_dump_json().encode()
-    )
-    account_id = scope()
-    if account_id is not None:
-        stored = idempotency.replay(account_id, key, request_hash)
-        if stored is not None:
-            return Response(
-                stored.body,
-                status_code=stored.status,
-                media_type=JSON_MEDIA_TYPE,
-                headers={"Idempotent-Replayed": "true"},
-            )
-    account_id, status, body = run()
-    stored = idempotency.remember(account_id, key, request_hash, status, body)
-    return Response(stored.body, status_code=stored.status, media_type=JSON_MEDIA_TYPE)
 
 
 def _session_response(request: Request, session: NewSession) -> Response:
@@ -237,13 +198,6 @@ def _session_response(request: Request, session: NewSession) -> Response:
         lifetime_s = (session.expires_at_ms - settings.clock_ms()) // 1000
         set_session_cookie(response, settings.cookie_name, session.token, max(1, lifetime_s))
     return response
-
-
-_AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    400: problem_doc("The body is not a well-formed request."),
-    401: problem_doc("No valid session (or operator token)."),
-    413: problem_doc("The body is too large."),
-}
 
 
 def accounts_router() -> APIRouter:
