@@ -23,10 +23,13 @@ def test_help_explains_the_product_and_lists_commands() -> None:
         assert f"│ {command} " in result.output
 
 
-def test_up_says_what_exists_until_the_servers_land() -> None:
-    result = runner.invoke(app, ["up"])
+def test_up_escrow_survivor_and_counselor_are_commands() -> None:
+    # `up` itself runs servers until stopped: tests/e2e/test_up.py starts it for real.
+    result = runner.invoke(app, ["up", "--help"])
     assert result.exit_code == 0
-    assert "notalone canon" in result.output
+    assert "--data" in result.output
+    for command in ("escrow", "survivor", "counselor"):
+        assert runner.invoke(app, [command, "--help"]).exit_code == 0
 
 
 def test_crash_reports_never_show_local_variables() -> None:

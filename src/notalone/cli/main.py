@@ -5,7 +5,11 @@ from __future__ import annotations
 import typer
 
 from notalone.cli.canon import canon_command
+from notalone.cli.counselor import counselor_app
+from notalone.cli.escrow import escrow_command
 from notalone.cli.keyserver import deal_keys_command, keyserver_command
+from notalone.cli.survivor import survivor_app
+from notalone.cli.up import up_command
 from notalone.cli.vectors import vectors_command
 
 app = typer.Typer(
@@ -26,24 +30,14 @@ def root() -> None:
     """NotAlone's command line."""
 
 
-@app.command()
-def up() -> None:
-    """Start NotAlone on embedded defaults (for now: say what exists)."""
-    typer.echo(
-        "The escrow server is not built yet: this release holds the protocol core, the key\n"
-        "server and the escrow's storage layer. What exists now:\n"
-        "  notalone canon KIND VALUE   canonicalize an identifier (email, phone, profile, orgid)\n"
-        "  notalone vectors --out DIR  write the cross-language test vectors\n"
-        "  notalone deal-keys ...      split a fresh OPRF key among key servers\n"
-        "  notalone keyserver ...      run one key server (see docs/keyserver.md)\n"
-        "  make test / make bench      run the test suite / the OPRF benchmark"
-    )
-
-
 app.command("canon")(canon_command)
 app.command("vectors")(vectors_command)
 app.command("deal-keys")(deal_keys_command)
 app.command("keyserver")(keyserver_command)
+app.command("escrow")(escrow_command)
+app.command("up")(up_command)
+app.add_typer(survivor_app, name="survivor")
+app.add_typer(counselor_app, name="counselor")
 
 
 def main() -> None:
