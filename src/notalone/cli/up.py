@@ -39,7 +39,7 @@ from fastapi import FastAPI
 
 from notalone.cli.counselor import write_key_file
 from notalone.cli.keyserver import _log_config
-from notalone.cli.survivor import write_private
+from notalone.cli.survivor import DEFAULT_SERVER, write_private
 from notalone.client import counselor
 from notalone.client.escrow import EscrowClient
 from notalone.errors import NotAloneError
@@ -264,6 +264,8 @@ def _run(data: Path, port: int, running: Running, stop: threading.Event) -> None
 
 def _print_next_steps(up: dict[str, Any]) -> None:
     first_counselor = up["counselors"][0]
+    # The CLI's default server is the default port of `up`; on any other, say where it is.
+    server = "" if up["escrow_url"] == DEFAULT_SERVER else f" --server {up['escrow_url']}"
     typer.echo(
         f"\nNotAlone is up.\n"
         f"  escrow       {up['escrow_url']}\n"
@@ -271,10 +273,10 @@ def _print_next_steps(up: dict[str, Any]) -> None:
         f"  counselors   {', '.join(c['id'] for c in up['counselors'])}\n"
         f"  invite codes and counselor files: {Path(up['data']) / UP_FILE}\n\n"
         f"Next, in another terminal:\n"
-        f"  notalone survivor register --invite {up['invite_codes'][0]}\n"
-        f"  notalone survivor entry add --email someone@example.org "
+        f"  notalone survivor register{server} --invite {up['invite_codes'][0]}\n"
+        f"  notalone survivor entry add{server} --email someone@example.org "
         f"--counselor {first_counselor['id']} --contact 'how to reach me'\n"
-        f"  notalone counselor inbox --key {first_counselor['key_file']} "
+        f"  notalone counselor inbox{server} --key {first_counselor['key_file']} "
         f"--token-file {first_counselor['token_file']}\n\n"
         f"Press Ctrl-C to stop."
     )
