@@ -21,14 +21,16 @@ PACKAGE = REPO / "src" / "notalone"
 ALLOWED = {
     "__init__": set(),
     "errors": set(),
+    # What every HTTP service shares (headers, problem+json, body limits): no domain code.
+    "serving": {"errors", "__init__"},
     "crypto": {"errors"},
     "protocol": {"errors", "crypto", "__init__"},
     "services": {"errors", "crypto", "protocol", "__init__"},
     # storage implements the ports that services define.
     "storage": {"errors", "crypto", "protocol", "services", "__init__"},
     # The key server depends on the core and its quota store only.
-    "keyserver": {"errors", "crypto", "protocol", "storage", "__init__"},
-    "web": {"errors", "crypto", "protocol", "services", "storage", "__init__"},
+    "keyserver": {"errors", "crypto", "protocol", "storage", "serving", "__init__"},
+    "web": {"errors", "crypto", "protocol", "services", "storage", "serving", "__init__"},
     # The Python SDK talks HTTP to the servers; it shares only the core with them.
     "client": {"errors", "crypto", "protocol", "__init__"},
     "cli": {
@@ -40,6 +42,7 @@ ALLOWED = {
         "web",
         "keyserver",
         "client",
+        "serving",
         "__init__",
     },
 }

@@ -12,8 +12,9 @@ import pytest
 from notalone.crypto import oprf, threshold
 from notalone.crypto.oprf import Mode
 from notalone.crypto.threshold import ShareEvaluation
-from notalone.keyserver.app import MAX_BODY_BYTES, SECURITY_HEADERS
+from notalone.keyserver.app import MAX_BODY_BYTES
 from notalone.protocol import tickets
+from notalone.serving import SECURITY_HEADERS
 from notalone.storage.quota import InMemoryQuotaStore
 from tests.keyserver.conftest import DAY, START_MS, Federated, MakeClient, TestClient
 

@@ -21,7 +21,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -41,6 +41,12 @@ from notalone.errors import (
 )
 from notalone.keyserver.keyfile import MODE, SUITE, KeyServerKey
 from notalone.protocol import tickets
+from notalone.serving import (
+    PROBLEM_MEDIA_TYPE,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+    problem_response,
+)
 from notalone.storage.quota import QuotaStore
 
 logger = logging.getLogger("notalone.keyserver")
@@ -49,23 +55,6 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_BATCH = 64
 # Room for a hex ticket; a longer string is not a ticket, whatever it holds.
 MAX_TICKET_CHARS = 1024
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_BASE = "tag:notalone,2026:problem/"
-SECURITY_HEADERS = {
-    # Answers hold evaluations for one client: never cache them anywhere.
-    "cache-control": "no-store",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    # The API serves JSON only; nothing it returns may run or be framed as a page.
-    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
-}
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def _wall_clock_ms() -> int:
@@ -180,29 +169,6 @@ class ProblemError(Exception):
         self.headers = headers or {}
 
 
-def problem_response(
-    status: int,
-    kind: str | None,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    """An `application/problem+json` response; `kind` None means `about:blank`."""
-    body = {
-        "type": PROBLEM_BASE + kind if kind else "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    # The security headers are set here too: a 500 is built outside every middleware.
-    return JSONResponse(
-        body,
-        status_code=status,
-        media_type=PROBLEM_MEDIA_TYPE,
-        headers={**SECURITY_HEADERS, **(headers or {})},
-    )
-
-
 async def _on_problem(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ProblemError)  # noqa: S101 - registered for ProblemError only.
     return problem_response(error.status, error.kind, error.title, error.detail, error.headers)
@@ -230,88 +196,6 @@ async def _on_unexpected(_: Request, error: Exception) -> JSONResponse:
     return problem_response(
         500, None, "Internal Server Error", "the key server failed; try another key server"
     )
-
-
-# --------------------------------------------------------------------------- middleware
-
-
-class SecurityHeadersMiddleware:
-    """Adds SECURITY_HEADERS to every HTTP response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *(
-                        (name.encode(), value.encode())
-                        for name, value in SECURITY_HEADERS.items()
-                        if name.encode() not in names
-                    ),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class BodyLimitMiddleware:
-    """Refuses a request body above `limit` bytes with 413, before anything parses it.
-
-    The declared Content-Length is checked first; a chunked body is counted as it arrives.
-    The body (at most `limit` bytes) is then handed to the application in one piece.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers", []))
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # The client left: there is nobody to answer.
-            body += message.get("body", b"")
-            more = bool(message.get("more_body", False))
-            if len(body) > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413,
-            "body-too-large",
-            "Request body too large",
-            f"a request body is at most {self.limit} bytes; send fewer elements per batch",
-        )
-        await response(scope, receive, send)
 
 
 # --------------------------------------------------------------------------- the app
@@ -374,7 +258,9 @@ def create_app(settings: KeyServerSettings, quota_store: QuotaStore) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
     # The last added runs first: security headers wrap even the 413 of the body limit.
-    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=MAX_BODY_BYTES, advice="send fewer elements per batch"
+    )
     app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/healthz", response_model=HealthResponse, tags=["operations"])

@@ -36,12 +36,10 @@ from notalone.errors import (
     VersionError,
 )
 from notalone.services.escrow import NotFoundError
-from notalone.web.security import SECURITY_HEADERS
+from notalone.serving import PROBLEM_MEDIA_TYPE, problem_response
 
 logger = logging.getLogger("notalone.web")
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_BASE = "tag:notalone,2026:problem/"
 #: What a client is told to send when it is not authenticated.
 WWW_AUTHENTICATE = 'Bearer realm="notalone"'
 
@@ -61,29 +59,6 @@ def problem_doc(description: str) -> dict[str, Any]:
         "description": description,
         "content": {PROBLEM_MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
     }
-
-
-def problem_response(
-    status: int,
-    kind: str | None,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    """An `application/problem+json` response; `kind` None means `about:blank`."""
-    body = {
-        "type": PROBLEM_BASE + kind if kind else "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    # The security headers are set here too: a 500 is built outside every middleware.
-    return JSONResponse(
-        body,
-        status_code=status,
-        media_type=PROBLEM_MEDIA_TYPE,
-        headers={**SECURITY_HEADERS, **(headers or {})},
-    )
 
 
 def response_for(error: NotAloneError) -> JSONResponse:  # noqa: PLR0911 - one per status.
