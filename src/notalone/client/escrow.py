@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from notalone.client._problems import problem_text, retry_after
 from notalone.crypto.kdf import Argon2Params
 from notalone.crypto.threshold import Federation
 from notalone.errors import (
@@ -58,8 +59,6 @@ __all__ = [
     "Session",
 ]
 
-_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
-_MAX_PROBLEM_TEXT = 200
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 T = TypeVar("T")
 
@@ -529,7 +528,7 @@ class EscrowClient:
 
     def _refusal(self, response: httpx.Response) -> NotAloneError:
         status = response.status_code
-        title, detail = _problem_text(response)
+        title, detail = problem_text(response)
         said = f"the escrow answered {status} {title}" + (f": {detail}" if detail else "")
         if status >= 500:
             return UnavailableError(said)
@@ -538,7 +537,7 @@ class EscrowClient:
         if status == 409:
             return ConflictError(said)
         if status == 429:
-            return LimitError(said, _retry_after(response.headers.get("retry-after")))
+            return LimitError(said, retry_after(response.headers.get("retry-after")))
         return InputError(said)
 
     def _parse(self, parse: Callable[[], T], what: str) -> T:
@@ -546,30 +545,6 @@ class EscrowClient:
             return parse()
         except (KeyError, TypeError, ValueError, NotAloneError):
             raise EncodingError(f"the escrow at {self.url} sent a malformed {what}") from None
-
-
-def _problem_text(response: httpx.Response) -> tuple[str, str]:
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict):
-        return response.reason_phrase or "error", ""
-    title, detail = problem.get("title"), problem.get("detail")
-    return (
-        _clean(title) if isinstance(title, str) else response.reason_phrase or "error",
-        _clean(detail) if isinstance(detail, str) else "",
-    )
-
-
-def _clean(text: str) -> str:
-    return _UNPRINTABLE.sub("?", text)[:_MAX_PROBLEM_TEXT]
-
-
-def _retry_after(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
-        return None
-    return int(value.strip())
 
 
 def _path(segment: str) -> str:

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import httpx
 
+from notalone.client._problems import problem_text, retry_after
 from notalone.crypto import group, oprf
 from notalone.crypto.oprf import Mode
 from notalone.crypto.threshold import (
@@ -76,10 +77,6 @@ MODE = Mode.VOPRF
 _ELEMENT_HEX = re.compile(r"[0-9a-f]{64}")
 _PROOF_HEX = re.compile(r"[0-9a-f]{128}")
 _ID_HEX = re.compile(r"[0-9a-f]{32}")
-# A problem's text comes from a server we do not trust to be well-behaved: only printable
-# characters, and not too many, reach our messages (and so perhaps a terminal or a log).
-_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
-_MAX_PROBLEM_TEXT = 200
 
 
 class KeyServerUnavailableError(UnavailableError):
@@ -205,7 +202,7 @@ class KeyServerClient:
 
     def _refusal(self, response: httpx.Response) -> NotAloneError:
         status = response.status_code
-        title, detail = _problem_text(response)
+        title, detail = problem_text(response)
         said = f"key server {self.url} answered {status} {title}" + (
             f": {detail}" if detail else ""
         )
@@ -214,37 +211,12 @@ class KeyServerClient:
         if status == 401:
             return TicketError(said)
         if status == 429:
-            return LimitError(said, _retry_after(response.headers.get("retry-after")))
+            return LimitError(said, retry_after(response.headers.get("retry-after")))
         if status == 422:
             return InvalidElementError(said)
         if status in {400, 413}:
             return EncodingError(said)
         return InputError(said)
-
-
-def _problem_text(response: httpx.Response) -> tuple[str, str]:
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = None
-    if not isinstance(problem, dict):
-        return response.reason_phrase or "error", ""
-    title, detail = problem.get("title"), problem.get("detail")
-    return (
-        _clean(title) if isinstance(title, str) else response.reason_phrase or "error",
-        _clean(detail) if isinstance(detail, str) else "",
-    )
-
-
-def _clean(text: str) -> str:
-    return _UNPRINTABLE.sub("?", text)[:_MAX_PROBLEM_TEXT]
-
-
-def _retry_after(value: str | None) -> int | None:
-    # Key servers send delta-seconds (§5.1); an HTTP-date is not worth a parser here.
-    if value is None or not value.strip().isdigit():
-        return None
-    return int(value.strip())
 
 
 def _int(value: object) -> int:
