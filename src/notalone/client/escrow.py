@@ -42,6 +42,7 @@ from notalone.errors import (
     UnavailableError,
     VerificationError,
 )
+from notalone.protocol.federation import federation_from_json
 from notalone.protocol.receipts import Receipt, SignedTreeHead
 from notalone.protocol.slots import Slot
 
@@ -310,18 +311,10 @@ class EscrowClient:
         body = self._request("GET", "/v1/deployment", None)
 
         def parse() -> DeploymentInfo:
-            federation = _dict(body, "federation")
             return DeploymentInfo(
                 deployment_id=_hex(body, "deployment_id", 16),
                 match_threshold=_int(body, "match_threshold"),
-                federation=Federation(
-                    threshold=_int(federation, "threshold"),
-                    public_key=_hex(federation, "public_key", 32),
-                    share_public_keys=tuple(
-                        (_int(s, "index"), _hex(s, "public_key", 32))
-                        for s in _list(federation, "shares")
-                    ),
-                ),
+                federation=federation_from_json(body.get("federation")),
                 key_servers=tuple(_text(u) for u in _list(body, "key_servers")),
                 ticket_public_key=_hex(body, "ticket_public_key", 32),
                 log_public_key=_hex(body, "log_public_key", 32),

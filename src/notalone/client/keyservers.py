@@ -58,6 +58,7 @@ from notalone.errors import (
     TicketError,
     UnavailableError,
 )
+from notalone.protocol.federation import federation_from_json
 
 __all__ = [
     "MAX_BATCH",
@@ -131,15 +132,7 @@ class KeyServerClient:
         """GET /v1/keys, parsed and checked for shape (not for trust: see FederationClient)."""
         body = self._request("GET", "/v1/keys", None)
         try:
-            federation_body = body["federation"]
-            federation = Federation(
-                threshold=_int(federation_body["threshold"]),
-                public_key=_hex(federation_body["public_key"], _ELEMENT_HEX),
-                share_public_keys=tuple(
-                    (_int(share["index"]), _hex(share["public_key"], _ELEMENT_HEX))
-                    for share in _list(federation_body["shares"])
-                ),
-            )
+            federation = federation_from_json(body["federation"])
             return KeyServerKeys(
                 index=_int(body["index"]),
                 public_key=_hex(body["public_key"], _ELEMENT_HEX),
@@ -150,7 +143,7 @@ class KeyServerClient:
                 suite=_str(body["suite"]),
                 mode=_int(body["mode"]),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, EncodingError):
             raise EncodingError(f"key server {self.url} sent malformed keys") from None
 
     def evaluate(self, ticket: bytes, blinded: Sequence[bytes]) -> ShareEvaluation:

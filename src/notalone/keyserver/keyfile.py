@@ -48,6 +48,7 @@ from notalone.crypto.ct import bytes_eq
 from notalone.crypto.threshold import Federation, KeyShare
 from notalone.errors import EncodingError, InvalidElementError, ThresholdError, VersionError
 from notalone.protocol import tickets
+from notalone.protocol.federation import federation_from_json, federation_to_json
 
 logger = logging.getLogger("notalone.keyserver")
 
@@ -194,14 +195,6 @@ def write_dealt_keys(dealt: DealtKeys, out_dir: Path, *, force: bool = False) ->
     return paths
 
 
-def _federation_json(federation: Federation) -> dict[str, Any]:
-    return {
-        "threshold": federation.threshold,
-        "public_key": federation.public_key.hex(),
-        "shares": [{"index": i, "public_key": pk.hex()} for i, pk in federation.share_public_keys],
-    }
-
-
 def _deployment_json(deployment: Deployment) -> dict[str, Any]:
     return {
         "deployment_id": deployment.deployment_id.hex(),
@@ -217,7 +210,7 @@ def federation_document(federation: Federation, deployment: Deployment) -> dict[
         "kind": FEDERATION_KIND,
         "suite": SUITE,
         "mode": MODE,
-        "federation": _federation_json(federation),
+        "federation": federation_to_json(federation),
         **_deployment_json(deployment),
     }
 
@@ -234,7 +227,7 @@ def share_document(
         "index": share.index,
         "secret_key": share.secret_key.hex(),
         "public_key": share.public_key.hex(),
-        "federation": _federation_json(federation),
+        "federation": federation_to_json(federation),
         **_deployment_json(deployment),
     }
 
@@ -260,7 +253,7 @@ def load_key_file(path: Path) -> KeyServerKey:
     """
     document = _read(path, SHARE_KIND)
     with _naming(path):
-        federation = _parse_federation(document.get("federation"))
+        federation = federation_from_json(document.get("federation"))
         deployment = _parse_deployment(document)
         index = _int(document, "index", 1, threshold.MAX_SERVERS)
         secret_key = _hex(document, "secret_key", group.SCALAR_BYTES)
@@ -290,7 +283,7 @@ def load_federation_file(path: Path) -> FederationInfo:
     document = _read(path, FEDERATION_KIND)
     with _naming(path):
         return FederationInfo(
-            federation=_parse_federation(document.get("federation")),
+            federation=federation_from_json(document.get("federation")),
             deployment=_parse_deployment(document),
         )
 
@@ -347,31 +340,6 @@ def _read(path: Path, kind: str, *, oprf_key: bool = True) -> Mapping[str, Any]:
     if oprf_key and (document.get("suite") != SUITE or document.get("mode") != MODE):
         raise EncodingError(f"{path}: the key is for another OPRF suite or mode")
     return document
-
-
-def _parse_federation(value: object) -> Federation:
-    if not isinstance(value, dict):
-        raise EncodingError("'federation' must be an object")
-    shares = value.get("shares")
-    if not isinstance(shares, list) or not shares:
-        raise EncodingError("'federation.shares' must be a non-empty list")
-    entries = []
-    for entry in shares:
-        if not isinstance(entry, dict):
-            raise EncodingError("each entry of 'federation.shares' must be an object")
-        entries.append(
-            (
-                _int(entry, "index", 1, threshold.MAX_SERVERS),
-                _hex(entry, "public_key", group.ELEMENT_BYTES),
-            )
-        )
-    federation = Federation(
-        threshold=_int(value, "threshold", 1, threshold.MAX_SERVERS),
-        public_key=_hex(value, "public_key", group.ELEMENT_BYTES),
-        share_public_keys=tuple(entries),
-    )
-    threshold.verify_federation(federation)
-    return federation
 
 
 def _parse_deployment(document: Mapping[str, Any]) -> Deployment:

@@ -21,10 +21,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from notalone.crypto import group
 from notalone.crypto.oprf import SUITE_ID
-from notalone.crypto.threshold import MAX_SERVERS, MODE, Federation, verify_federation
+from notalone.crypto.threshold import MODE
 from notalone.errors import EncodingError, VersionError
+from notalone.protocol.federation import federation_from_json
 
 FORMAT_VERSION = 1
 FEDERATION_KIND = "notalone/federation"
@@ -37,7 +37,7 @@ def read_federation_file(path: Path) -> dict[str, Any]:
     if document.get("suite") != SUITE_ID.decode() or document.get("mode") != int(MODE):
         raise EncodingError(f"{path}: the federation is for another OPRF suite or mode")
     try:
-        parse_federation(document.get("federation"))
+        federation_from_json(document.get("federation"))
         return _deployment(document) | {"federation": document["federation"]}
     except EncodingError as e:
         raise EncodingError(f"{path}: {e}") from e
@@ -53,28 +53,6 @@ def read_ticket_key_file(path: Path) -> dict[str, Any]:
         }
     except EncodingError as e:
         raise EncodingError(f"{path}: {e}") from e
-
-
-def parse_federation(value: object) -> Federation:
-    """The "federation" object (threshold, public key, shares by index), checked."""
-    if not isinstance(value, dict):
-        raise EncodingError("'federation' must be an object")
-    shares = value.get("shares")
-    if not isinstance(shares, list) or not shares:
-        raise EncodingError("'federation.shares' must be a non-empty list")
-    entries = []
-    for entry in shares:
-        if not isinstance(entry, dict):
-            raise EncodingError("each entry of 'federation.shares' must be an object")
-        index = _int(entry, "index", 1, MAX_SERVERS)
-        entries.append((index, bytes.fromhex(_hex(entry, "public_key", group.ELEMENT_BYTES))))
-    federation = Federation(
-        threshold=_int(value, "threshold", 1, MAX_SERVERS),
-        public_key=bytes.fromhex(_hex(value, "public_key", group.ELEMENT_BYTES)),
-        share_public_keys=tuple(sorted(entries)),
-    )
-    verify_federation(federation)
-    return federation
 
 
 def _read(path: Path, kind: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from notalone.crypto.kdf import Argon2Params
 from notalone.crypto.threshold import Federation, verify_federation
 from notalone.errors import EncodingError, InputError, NotAloneError
 from notalone.protocol.accounts import ARGON2_DEFAULT, ARGON2_FLOOR
+from notalone.protocol.federation import federation_from_json
 from notalone.protocol.tickets import (
     DEFAULT_LIFETIME_MS,
     DEFAULT_PERIOD_MS,
@@ -203,7 +204,7 @@ class EscrowSettings:
             if options.get(name) is not None:
                 options[name] = _private_key(options[name], name)
         if options.get("federation") is not None:
-            options["federation"] = keyfiles.parse_federation(options["federation"])
+            options["federation"] = federation_from_json(options["federation"])
         if "key_servers" in options:
             servers = options["key_servers"]
             if not isinstance(servers, list):
