@@ -546,13 +546,6 @@ def _path(segment: str) -> str:
     return segment
 
 
-def _dict(body: Any, name: str) -> dict[str, Any]:
-    value = body[name]
-    if not isinstance(value, dict):
-        raise TypeError(name)
-    return value
-
-
 def _list(body: Any, name: str) -> list[Any]:
     value = body[name]
     if not isinstance(value, list):
