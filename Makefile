@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := libsodium23
 help:
 	@echo "make up        install, then start NotAlone on embedded defaults"
 	@echo "make test      install, then run the whole test suite (lint, types, tests)"
-	@echo "make bench     install, then run the benchmarks in bench/"
+	@echo "make bench     install, then run the benchmarks in bench/ (oprf, escrow)"
 	@echo "make vectors   regenerate the cross-language test vectors in vectors/"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml (hashes pinned)"
 
@@ -64,6 +64,7 @@ up: install
 
 bench: install
 	$(BIN)/python bench/oprf.py
+	$(BIN)/python bench/escrow.py
 
 vectors: install
 	$(BIN)/notalone vectors --out vectors

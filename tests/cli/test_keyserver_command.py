@@ -223,3 +223,17 @@ def test_keyserver_runs_in_a_subprocess(tmp_path: Path) -> None:
     # Client addresses are not logged.
     assert "GET /healthz" not in log
     assert (tmp_path / "keyserver-2.quota.sqlite3").exists()
+
+
+def test_listening_sockets_have_nagle_off() -> None:
+    # Without TCP_NODELAY every response on a kept-alive connection waited ~40 ms for the
+    # client's delayed ACK (measured: 46.9 ms per request before, 1.3 ms after).
+    import socket  # noqa: PLC0415 - only this test needs it
+
+    from notalone.cli.keyserver import bind_listening_socket  # noqa: PLC0415
+
+    listening = bind_listening_socket("127.0.0.1", 0)
+    try:
+        assert listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        listening.close()

@@ -16,7 +16,7 @@ import typer
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
 
-from notalone.cli.keyserver import _bind, _log_config
+from notalone.cli.keyserver import _log_config, bind_listening_socket
 from notalone.errors import NotAloneError
 from notalone.storage.engine import Database
 from notalone.web.app import build_services, create_app
@@ -62,7 +62,7 @@ def escrow_command(
         typer.echo(f"error: cannot open the database ({type(e).__name__})", err=True)
         raise typer.Exit(1) from e
     try:
-        sock = _bind(host, port)
+        sock = bind_listening_socket(host, port)
     except OSError as e:
         database.dispose()
         typer.echo(f"error: cannot listen on {host}:{port}: {e.strerror}", err=True)

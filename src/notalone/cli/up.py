@@ -38,7 +38,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from notalone.cli.counselor import write_key_file
-from notalone.cli.keyserver import _log_config
+from notalone.cli.keyserver import _log_config, bind_listening_socket
 from notalone.cli.survivor import DEFAULT_SERVER, write_private
 from notalone.client import counselor
 from notalone.client.escrow import EscrowClient
@@ -110,10 +110,6 @@ class Running:
             sock.close()
         for closer in reversed(self.closers):
             closer()
-
-
-def _bind(port: int) -> socket.socket:
-    return socket.create_server((HOST, port))
 
 
 def _first_run(data: Path) -> None:
@@ -214,9 +210,9 @@ def _run(data: Path, port: int, running: Running, stop: threading.Event) -> None
         typer.echo(f"First run: dealing keys and writing the escrow's config in {data}/ …")
         _first_run(data)
 
-    escrow_sock = _bind(port)
+    escrow_sock = bind_listening_socket(HOST, port)
     running.sockets.append(escrow_sock)
-    keyserver_socks = [_bind(0) for _ in range(3)]
+    keyserver_socks = [bind_listening_socket(HOST, 0) for _ in range(3)]
     running.sockets.extend(keyserver_socks)
     key_servers = [f"http://{HOST}:{s.getsockname()[1]}" for s in keyserver_socks]
 
