@@ -9,6 +9,7 @@ initial revision's downgrade drops every table, so its data is gone; on SQLite,
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -398,3 +399,29 @@ def test_a_withdrawn_slot_leaves_room_for_a_new_one(database: Database) -> None:
         _change(SlotRow, state="withdrawn", withdrawn_at_ms=NOW_MS)(session)
         session.add(_second_slot(session, state="live", withdrawn_at_ms=None))
     assert _row_counts(database)["slots"] == 2
+
+
+def test_two_processes_starting_at_once_migrate_once(make_database: DatabaseFactory) -> None:
+    # Every escrow process runs upgrade() at start-up; two starting together on an empty
+    # database must not both create the tables.
+    handles = [make_database(migrated=False) for _ in range(2)]
+    start = threading.Barrier(len(handles))
+    failures: list[BaseException] = []
+
+    def migrate(database: Database) -> None:
+        start.wait()
+        try:
+            database.upgrade()
+        except BaseException as e:  # noqa: BLE001 - collected and asserted below
+            failures.append(e)
+
+    threads = [threading.Thread(target=migrate, args=(h,)) for h in handles]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        # Without the migration lock the two DDL transactions deadlock on PostgreSQL:
+        # fail then, rather than hang.
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "the migrations deadlocked"
+    assert failures == []
+    assert [h.current_revision() for h in handles] == ["0002", "0002"]
