@@ -9,10 +9,14 @@ person's data or evaluations, so nothing is ever cached.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -134,3 +138,35 @@ class BodyLimitMiddleware:
         )
         response = problem_response(413, "body-too-large", "Request body too large", detail)
         await response(scope, receive, send)
+
+
+async def validation_problem(_: Request, error: Exception) -> JSONResponse:
+    """400 for a request FastAPI could not validate: where and what, never the input, which
+    may be a ticket, an element, a key or a username."""
+    assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it only.
+    problems = [
+        f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+        for e in error.errors()
+    ]
+    return problem_response(400, "invalid-request", "Invalid request", "; ".join(problems[:5]))
+
+
+async def http_problem(_: Request, error: Exception) -> JSONResponse:
+    """Starlette's own errors (404, 405) as problems; they carry fixed texts."""
+    assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for it only.
+    title = str(error.detail)
+    return problem_response(error.status_code, None, title, title, dict(error.headers or {}))
+
+
+def unexpected_problem(
+    logger: logging.Logger, detail: str
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A handler for any other exception: a 500 with `detail`, and a log line naming the
+    exception's class only (a message or traceback might quote the request, and a
+    database error quotes the values it refused)."""
+
+    async def handle(_: Request, error: Exception) -> JSONResponse:
+        logger.error("internal error while handling a request: %s", type(error).__name__)
+        return problem_response(500, None, "Internal Server Error", detail)
+
+    return handle

@@ -45,7 +45,10 @@ from notalone.serving import (
     PROBLEM_MEDIA_TYPE,
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
+    http_problem,
     problem_response,
+    unexpected_problem,
+    validation_problem,
 )
 from notalone.storage.quota import QuotaStore
 
@@ -174,30 +177,6 @@ async def _on_problem(_: Request, error: Exception) -> JSONResponse:
     return problem_response(error.status, error.kind, error.title, error.detail, error.headers)
 
 
-async def _on_validation_error(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it only.
-    # Only where and what, never the offending input: it may be a ticket or an element.
-    problems = [
-        f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
-        for e in error.errors()
-    ]
-    return problem_response(400, "invalid-request", "Invalid request", "; ".join(problems[:5]))
-
-
-async def _on_http_error(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for it only.
-    title = str(error.detail)
-    return problem_response(error.status_code, None, title, title, dict(error.headers or {}))
-
-
-async def _on_unexpected(_: Request, error: Exception) -> JSONResponse:
-    # The class name only: a message or traceback might quote data from the request.
-    logger.error("internal error while handling a request: %s", type(error).__name__)
-    return problem_response(
-        500, None, "Internal Server Error", "the key server failed; try another key server"
-    )
-
-
 # --------------------------------------------------------------------------- the app
 
 
@@ -254,9 +233,11 @@ def create_app(settings: KeyServerSettings, quota_store: QuotaStore) -> FastAPI:
         redoc_url=None,
     )
     app.add_exception_handler(ProblemError, _on_problem)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(RequestValidationError, validation_problem)
+    app.add_exception_handler(StarletteHTTPException, http_problem)
+    app.add_exception_handler(
+        Exception, unexpected_problem(logger, "the key server failed; try another key server")
+    )
     # The last added runs first: security headers wrap even the 413 of the body limit.
     app.add_middleware(
         BodyLimitMiddleware, limit=MAX_BODY_BYTES, advice="send fewer elements per batch"

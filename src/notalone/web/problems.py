@@ -36,7 +36,13 @@ from notalone.errors import (
     VersionError,
 )
 from notalone.services.escrow import NotFoundError
-from notalone.serving import PROBLEM_MEDIA_TYPE, problem_response
+from notalone.serving import (
+    PROBLEM_MEDIA_TYPE,
+    http_problem,
+    problem_response,
+    unexpected_problem,
+    validation_problem,
+)
 
 logger = logging.getLogger("notalone.web")
 
@@ -94,33 +100,11 @@ async def _on_notalone_error(_: Request, error: Exception) -> JSONResponse:
     return response_for(error)
 
 
-async def _on_validation_error(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it only.
-    # Only where and what, never the offending input: it may be a key or a username.
-    problems = [
-        f"{'.'.join(str(part) for part in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
-        for e in error.errors()
-    ]
-    return problem_response(400, "invalid-request", "Invalid request", "; ".join(problems[:5]))
-
-
-async def _on_http_error(_: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, StarletteHTTPException)  # noqa: S101 - registered for it only.
-    # Starlette's own errors (404, 405) carry fixed texts such as "Not Found".
-    title = str(error.detail)
-    return problem_response(error.status_code, None, title, title, dict(error.headers or {}))
-
-
-async def _on_unexpected(_: Request, error: Exception) -> JSONResponse:
-    # The class name only: a message or traceback might quote data from the request, and
-    # a database error quotes the values it refused.
-    logger.error("internal error while handling a request: %s", type(error).__name__)
-    return problem_response(500, None, "Internal Server Error", "the server failed; retry later")
-
-
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of `app` an RFC 9457 problem."""
     app.add_exception_handler(NotAloneError, _on_notalone_error)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(RequestValidationError, validation_problem)
+    app.add_exception_handler(StarletteHTTPException, http_problem)
+    app.add_exception_handler(
+        Exception, unexpected_problem(logger, "the server failed; retry later")
+    )
