@@ -31,7 +31,11 @@ system-deps:
 
 $(STAMP): requirements.lock pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	# --no-deps: the lock already lists every package; without it pip 23 re-resolves
+	# extras such as pytest-cov's coverage[toml] against the index and fetches an unpinned
+	# newer release, which --require-hashes then refuses. pip check proves it is complete.
+	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements.lock
+	$(BIN)/python -m pip check
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
