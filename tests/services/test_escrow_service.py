@@ -1,10 +1,11 @@
 """The escrow use cases on in-memory ports: entries are checked before anything is
-written, a half-stored entry is withdrawn, answers never reveal a match, counselors are
+written (the store's transaction is all or nothing), answers never reveal a match, counselors are
 vouched for and authenticated by token."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -54,15 +55,20 @@ class FakeSlots:
     withdrawn: set[bytes] = field(default_factory=set)
     refuse_insert: int | None = None
 
-    def create_entry(
-        self, entry_id: bytes, account_id: bytes, entry_copy: bytes, now_ms: int
+    def create_entry_with_slots(
+        self,
+        entry_id: bytes,
+        account_id: bytes,
+        entry_copy: bytes,
+        slots: Sequence[Slot],
+        threshold: int,
+        now_ms: int,
     ) -> None:
-        self.entries[entry_id] = (account_id, _Entry(entry_id, entry_copy, now_ms))
-
-    def insert_and_match(self, slot: Slot, entry_id: bytes, threshold: int, now_ms: int) -> None:
-        if self.refuse_insert == len(self.slots):
+        # All or nothing, as the real store's single transaction.
+        if self.refuse_insert is not None and self.refuse_insert < len(slots):
             raise InputError("this account already holds a slot for this identifier")
-        self.slots.append((entry_id, slot))
+        self.entries[entry_id] = (account_id, _Entry(entry_id, entry_copy, now_ms))
+        self.slots.extend((entry_id, slot) for slot in slots)
 
     def list_entries(self, account_id: bytes) -> list[_Entry]:
         return [
@@ -160,14 +166,16 @@ def test_entries_are_checked_before_anything_is_written(world: World) -> None:
     assert world.slots.slots == []
 
 
-def test_a_slot_the_store_refuses_withdraws_the_half_stored_entry(world: World) -> None:
+def test_a_slot_the_store_refuses_is_reported_and_leaves_nothing(world: World) -> None:
     account, entry = secrets.token_bytes(16), secrets.token_bytes(16)
     world.slots.refuse_insert = 1
     with pytest.raises(InputError, match="already holds"):
         world.service.submit_entry(
             account, entry, b"c", [_slot(world, account), _slot(world, account)]
         )
-    assert world.slots.withdrawn == {entry}
+    assert world.slots.entries == {}
+    assert world.slots.slots == []
+    assert world.service.list_entries(account) == []
 
 
 def test_tickets_carry_the_policys_quota(world: World) -> None:

@@ -171,3 +171,32 @@ def test_two_sqlite_handles_on_one_file_make_one_match_of_fifty(
         )
         assert list(halves) == [[], []]
     _check_one_match_of_all(crowd, tag, jobs)
+
+
+def test_entries_naming_the_same_people_in_opposite_orders_do_not_deadlock(
+    crowd: World,
+) -> None:
+    # Each entry locks its tags in sorted order whatever order its slots come in; were it
+    # to lock them in slot order, half of these would wait for each other (PostgreSQL
+    # would abort one with "deadlock detected").
+    ys = [secrets.token_bytes(64) for _ in range(3)]
+    entries = []
+    for i in range(20):
+        account = crowd.account()
+        order = ys if i % 2 else list(reversed(ys))
+        made = [crowd.slot(y, account, COUNSELORS[i % 3]) for y in order]
+        entries.append((account, made))
+    repository = SlotRepository(crowd.database)
+    barrier = threading.Barrier(len(entries))
+
+    def create(job: tuple[bytes, list[Slot]]) -> None:
+        barrier.wait(timeout=30)
+        repository.create_entry_with_slots(
+            secrets.token_bytes(16), job[0], b"\x01copy", job[1], 2, NOW_MS
+        )
+
+    with ThreadPoolExecutor(max_workers=len(entries)) as pool:
+        list(pool.map(create, entries))
+    for slot in entries[0][1]:
+        (match,) = crowd.repository.matches_for_tag(slot.tag)
+        assert len(match.members) == len(entries)

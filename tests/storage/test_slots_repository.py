@@ -17,6 +17,7 @@ from notalone.crypto import group
 from notalone.errors import DecryptionError, EncodingError, InputError
 from notalone.protocol import matching
 from notalone.protocol import slots as slot_recipes
+from notalone.protocol.slots import Slot
 from notalone.storage.engine import Database
 from notalone.storage.models import SLOT_FORGED, SLOT_WITHDRAWN, Base, SlotRow
 from notalone.storage.slots import SlotRepository
@@ -383,3 +384,61 @@ def test_an_undecided_tag_is_logged_without_identifiers(
     for slot in made:
         assert slot.tag.hex() not in caplog.text
         assert slot.slot_id.hex() not in caplog.text
+
+
+def test_an_entry_and_its_slots_are_stored_all_or_nothing(world: World) -> None:
+    account = world.account()
+    held = _y()
+    world.submit(held, "c-ana", account_id=account)
+    before = world.repository.list_for_account(account)
+    entry_id = secrets.token_bytes(16)
+    # The second of three slots names someone the account already holds a live slot for.
+    made = [world.slot(y, account, "c-ben") for y in (_y(), held, _y())]
+    with pytest.raises(InputError, match="already holds"):
+        world.repository.create_entry_with_slots(entry_id, account, b"\x01copy", made, 2, NOW_MS)
+    assert entry_id not in {e.entry_id for e in world.repository.list_entries(account)}
+    assert world.repository.list_for_account(account) == before
+    with world.database.read() as session:
+        stored = session.scalars(select(SlotRow.id).where(SlotRow.entry_id == entry_id)).all()
+    assert stored == []
+
+
+def test_an_entry_with_slots_matches_like_single_inserts(world: World) -> None:
+    ys = [_y() for _ in range(3)]
+    first, second = world.account(), world.account()
+    mine = [world.slot(y, first, "c-ana") for y in ys]
+    world.repository.create_entry_with_slots(
+        secrets.token_bytes(16), first, b"\x01copy", mine, 2, NOW_MS
+    )
+    assert all(world.repository.matches_for_tag(s.tag) == [] for s in mine)
+    # The second survivor names the same person by two of the three identifiers.
+    theirs = [world.slot(y, second, "c-ben") for y in ys[1:]]
+    world.repository.create_entry_with_slots(
+        secrets.token_bytes(16), second, b"\x01copy", theirs, 2, NOW_MS
+    )
+    assert world.repository.matches_for_tag(mine[0].tag) == []
+    for slot in theirs:
+        (match,) = world.repository.matches_for_tag(slot.tag)
+        assert len(match.members) == 2
+    assert len(world.repository.inbox("c-ana")) == 2
+    assert len(world.repository.inbox("c-ben")) == 2
+
+
+def test_an_entry_with_slots_refuses_bad_input_and_writes_nothing(world: World) -> None:
+    account, other = world.account(), world.account()
+    good = world.slot(_y(), account, "c-ana")
+    taken = world.entry(account)
+    cases: list[tuple[bytes, bytes, bytes, list[Slot], int, str]] = [
+        (secrets.token_bytes(16), account, b"c", [good], 1, "threshold"),
+        (secrets.token_bytes(15), account, b"c", [good], 2, "entry id"),
+        (secrets.token_bytes(16), b"short", b"c", [good], 2, "account id"),
+        (secrets.token_bytes(16), account, b"", [good], 2, "encrypted copy"),
+        (secrets.token_bytes(16), account, b"c", [], 2, "at least one slot"),
+        (secrets.token_bytes(16), other, b"c", [good], 2, "belong to the account"),
+        (taken, account, b"c", [good], 2, "already in use"),
+    ]
+    for entry_id, owner, copy, made, threshold, expected in cases:
+        with pytest.raises(InputError, match=expected):
+            world.repository.create_entry_with_slots(entry_id, owner, copy, made, threshold, NOW_MS)
+    assert [e.entry_id for e in world.repository.list_entries(account)] == [taken]
+    assert world.repository.list_for_account(account) == []

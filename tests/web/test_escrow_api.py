@@ -237,12 +237,9 @@ def test_the_same_person_twice_from_one_account_never_matches(env: Env) -> None:
     again = env.post_entry(survivor, [env.slot(y, survivor.account_id, ana)])
     assert "already holds a slot" in str(_problem(again, 422)["detail"])
     assert _inbox(env, ana) == []
-    # The store refused the slot after the entry was created: the entry is withdrawn
-    # again, so nothing of it stays live.
+    # The entry and its slots are one transaction: the refused entry left nothing.
     entries = _entries(env, survivor)
-    assert sorted(len(e["slots"]) for e in entries) == [0, 1]  # type: ignore[arg-type]
-    refused = next(e for e in entries if not e["slots"])
-    assert refused["withdrawn_at_ms"] is not None
+    assert [len(e["slots"]) for e in entries] == [1]  # type: ignore[arg-type]
 
 
 def test_refused_entries_write_nothing(env: Env) -> None:

@@ -112,14 +112,17 @@ class InboxRow(Protocol):
 class SlotStore(Protocol):
     """Entries, slots, matching and inboxes (`notalone.storage.slots.SlotRepository`)."""
 
-    def create_entry(
-        self, entry_id: bytes, account_id: bytes, entry_copy: bytes, now_ms: int
+    def create_entry_with_slots(
+        self,
+        entry_id: bytes,
+        account_id: bytes,
+        entry_copy: bytes,
+        slots: Sequence[Slot],
+        threshold: int,
+        now_ms: int,
     ) -> None:
-        """Store a new entry; InputError if its id is taken."""
-        ...
-
-    def insert_and_match(self, slot: Slot, entry_id: bytes, threshold: int, now_ms: int) -> None:
-        """Store one slot and match its tag in one transaction; returns None either way."""
+        """Store an entry and all its slots, matching each tag, in one transaction:
+        all or nothing (InputError if any slot is refused); returns None either way."""
         ...
 
     def list_entries(self, account_id: bytes) -> Sequence[EntryRow]:
@@ -277,9 +280,9 @@ class EscrowService:
         the tag), as are distinct slot ids and tags and known counselors; a refused entry
         writes nothing. Returns None whether or not anything matched.
 
-        Should the store refuse a slot after the entry was created (the account already
-        holds a live slot of that identifier in another entry, or a slot id collides), the
-        entry is withdrawn again before the error is raised, so no half entry stays live.
+        The store writes the entry and its slots in one transaction, so a slot it refuses
+        (the account already holds a live slot of that identifier in another entry, or a
+        slot id collides) leaves nothing behind either.
         """
         _check_id(account_id, "an account id")
         _check_id(entry_id, "an entry id")
@@ -300,14 +303,9 @@ class EscrowService:
             raise InputError("two slots of the entry have the same slot id")
         if len({s.tag for s in slots}) != len(slots):
             raise InputError("two slots of the entry are for the same identifier")
-        now_ms = self._clock()
-        self._slots.create_entry(entry_id, account_id, entry_copy, now_ms)
-        try:
-            for slot in slots:
-                self._slots.insert_and_match(slot, entry_id, self.policy.match_threshold, now_ms)
-        except InputError:
-            self._slots.withdraw_entry(account_id, entry_id, now_ms)
-            raise
+        self._slots.create_entry_with_slots(
+            entry_id, account_id, entry_copy, slots, self.policy.match_threshold, self._clock()
+        )
 
     def list_entries(self, account_id: bytes) -> list[EntryView]:
         """The account's entries with their slots, each "sealed" or "withdrawn"."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -169,16 +170,60 @@ class SlotRepository:
 
     # -- slots -------------------------------------------------------------------------
 
+    def create_entry_with_slots(
+        self,
+        entry_id: bytes,
+        account_id: bytes,
+        entry_copy: bytes,
+        slots: Sequence[Slot],
+        threshold: int,
+        now_ms: int,
+    ) -> None:
+        """Store a new entry and all its slots, matching each slot's tag, in ONE transaction.
+
+        Either everything is stored or nothing is: a refused slot (see `insert_and_match`)
+        rolls the entry back too, so no half entry is ever visible. Returns None whether
+        or not anything matched.
+        """
+        _check_threshold(threshold)
+        _check_id(entry_id, "an entry id")
+        _check_id(account_id, "an account id")
+        if not entry_copy:
+            raise InputError("an entry needs the survivor's encrypted copy")
+        if not slots:
+            raise InputError("an entry needs at least one slot")
+        for slot in slots:
+            if slot.account_id != account_id:
+                raise InputError("a slot must belong to the account that uploads it")
+            check_slot(slot)  # EncodingError and InputError are both InputErrors.
+        with self._db.transaction() as session:
+            if session.get(Entry, entry_id) is not None:
+                raise InputError("this entry id is already in use; choose a new random one")
+            entry = Entry(
+                id=entry_id,
+                account_id=account_id,
+                entry_copy=entry_copy,
+                created_at_ms=now_ms,
+                withdrawn_at_ms=None,
+            )
+            session.add(entry)
+            # Every tag is locked before the first insert, in sorted order: two entries
+            # naming overlapping people then queue instead of deadlocking. (The new entry's
+            # row needs no lock: no other transaction can see it before this one commits.)
+            for tag in sorted({slot.tag for slot in slots}):
+                self._db.serialize(session, tag)
+            for slot in slots:
+                self._insert_slot(session, slot, entry, threshold, now_ms)
+
     def insert_and_match(self, slot: Slot, entry_id: bytes, threshold: int, now_ms: int) -> None:
-        """Store one slot of an entry and match its tag, all in one transaction.
+        """Store one slot of an existing entry and match its tag, all in one transaction.
 
         Raises InputError (nothing written) if the slot fails the checks of §6, if the
         entry is not an open entry of the slot's account, if the counselor is unknown, if
         the slot id is taken, or if the account already has a live slot of this tag.
         Returns None whether or not a match happened: the caller must not learn it.
         """
-        if not MIN_THRESHOLD <= threshold <= MAX_THRESHOLD:
-            raise InputError(f"the match threshold must be {MIN_THRESHOLD}..{MAX_THRESHOLD}")
+        _check_threshold(threshold)
         check_slot(slot)  # EncodingError and InputError are both InputErrors.
         with self._db.transaction() as session:
             # Lock order: the entry's row first (a concurrent withdraw_entry either sees
@@ -186,28 +231,35 @@ class SlotRepository:
             # tag while waiting for an entry, so the two kinds of lock cannot deadlock.
             entry = session.get(Entry, entry_id, with_for_update=_ENTRY_LOCK)
             self._db.serialize(session, slot.tag)
-            self._check_insertable(session, slot, entry)
-            position = session.scalar(
-                select(func.coalesce(func.max(SlotRow.position), 0)).where(SlotRow.tag == slot.tag)
+            self._insert_slot(session, slot, entry, threshold, now_ms)
+
+    def _insert_slot(
+        self, session: Session, slot: Slot, entry: Entry | None, threshold: int, now_ms: int
+    ) -> None:
+        # The caller holds the tag's lock (Database.serialize) for the whole transaction.
+        self._check_insertable(session, slot, entry)
+        assert entry is not None  # noqa: S101 - _check_insertable refused a missing entry
+        position = session.scalar(
+            select(func.coalesce(func.max(SlotRow.position), 0)).where(SlotRow.tag == slot.tag)
+        )
+        session.add(
+            SlotRow(
+                id=slot.slot_id,
+                entry_id=entry.id,
+                account_id=slot.account_id,
+                tag=slot.tag,
+                position=(position or 0) + 1,
+                x=slot.x,
+                share=slot.share,
+                outer_box=slot.outer,
+                counselor_id=slot.counselor_id,
+                state=SLOT_LIVE,
+                created_at_ms=now_ms,
+                withdrawn_at_ms=None,
             )
-            session.add(
-                SlotRow(
-                    id=slot.slot_id,
-                    entry_id=entry_id,
-                    account_id=slot.account_id,
-                    tag=slot.tag,
-                    position=(position or 0) + 1,
-                    x=slot.x,
-                    share=slot.share,
-                    outer_box=slot.outer,
-                    counselor_id=slot.counselor_id,
-                    state=SLOT_LIVE,
-                    created_at_ms=now_ms,
-                    withdrawn_at_ms=None,
-                )
-            )
-            session.flush()
-            self._match(session, slot.tag, threshold, now_ms)
+        )
+        session.flush()
+        self._match(session, slot.tag, threshold, now_ms)
 
     def _check_insertable(self, session: Session, slot: Slot, entry: Entry | None) -> None:
         if entry is None or entry.account_id != slot.account_id:
@@ -391,6 +443,11 @@ class SlotRepository:
                     )
                 )
             return result
+
+
+def _check_threshold(threshold: int) -> None:
+    if not MIN_THRESHOLD <= threshold <= MAX_THRESHOLD:
+        raise InputError(f"the match threshold must be {MIN_THRESHOLD}..{MAX_THRESHOLD}")
 
 
 def _check_id(value: bytes, what: str) -> None:
