@@ -17,11 +17,14 @@ match or waits. Idempotency-Key is honoured on it, scoped to the account.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
+from starlette.concurrency import run_in_threadpool
 
 from notalone.protocol.slots import MAX_PACKAGE_BYTES, Slot
 from notalone.services.accounts import Principal
@@ -191,37 +194,24 @@ def _entry_routes(router: APIRouter) -> None:
     @router.post(
         "/v1/entries", status_code=201, response_model=EntryCreated, responses=_ENTRY_PROBLEMS
     )
-    def create_entry(
+    async def create_entry(
         body: EntryRequest,
         request: Request,
         principal: Survivor,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response:
         """Store an entry and its slots; the answer never says whether anything matched."""
-        escrow = escrow_of(request)
-        account_id = principal.account_id
-
-        def run() -> tuple[bytes, int, bytes]:
-            slots = [
-                Slot(
-                    slot_id=bytes.fromhex(s.slot_id),
-                    # The caller's account, never one named by the request: x must be
-                    # bound to it, so nobody can upload a share at another's abscissa.
-                    account_id=account_id,
-                    tag=bytes.fromhex(s.tag),
-                    x=bytes.fromhex(s.x),
-                    share=bytes.fromhex(s.share),
-                    outer=bytes.fromhex(s.outer),
-                    counselor_id=s.counselor_id,
-                )
-                for s in body.slots
-            ]
-            escrow.submit_entry(
-                account_id, bytes.fromhex(body.entry_id), bytes.fromhex(body.entry_copy), slots
-            )
-            return account_id, 201, json_body({"entry_id": body.entry_id})
-
-        return idempotent(request, idempotency_key, lambda: account_id, body, run)
+        started = time.monotonic()
+        try:
+            return await run_in_threadpool(_store_entry, body, request, principal, idempotency_key)
+        finally:
+            # Whatever happened (matched, waiting, refused), the answer leaves no sooner
+            # than the floor: an insert that completes a match does more work, and its
+            # timing must not tell the caller so. Sleeping here holds no thread.
+            floor_s = settings_of(request).entry_response_floor_ms / 1000
+            remaining = started + floor_s - time.monotonic()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
 
     @router.get("/v1/entries", response_model=EntriesResponse, responses=AUTH_PROBLEMS)
     def list_entries(request: Request, principal: Survivor) -> Response:
@@ -253,3 +243,36 @@ def _entry_routes(router: APIRouter) -> None:
         """Withdraw the caller's entry: its slots are never matched afterwards."""
         escrow_of(request).withdraw_entry(principal.account_id, bytes.fromhex(entry_id))
         return Response(status_code=204)
+
+
+def _store_entry(
+    body: EntryRequest,
+    request: Request,
+    principal: Principal,
+    idempotency_key: str | None,
+) -> Response:
+    """The blocking part of POST /v1/entries (run in the thread pool)."""
+    escrow = escrow_of(request)
+    account_id = principal.account_id
+
+    def run() -> tuple[bytes, int, bytes]:
+        slots = [
+            Slot(
+                slot_id=bytes.fromhex(s.slot_id),
+                # The caller's account, never one named by the request: x must be
+                # bound to it, so nobody can upload a share at another's abscissa.
+                account_id=account_id,
+                tag=bytes.fromhex(s.tag),
+                x=bytes.fromhex(s.x),
+                share=bytes.fromhex(s.share),
+                outer=bytes.fromhex(s.outer),
+                counselor_id=s.counselor_id,
+            )
+            for s in body.slots
+        ]
+        escrow.submit_entry(
+            account_id, bytes.fromhex(body.entry_id), bytes.fromhex(body.entry_copy), slots
+        )
+        return account_id, 201, json_body({"entry_id": body.entry_id})
+
+    return idempotent(request, idempotency_key, lambda: account_id, body, run)
