@@ -20,9 +20,8 @@ dumped as — in:
 
 A positive control writes one fresh canary in plaintext into a scratch table (and a log
 line) and asserts the same scanner finds it, so the test cannot pass vacuously.
-SQLite runs 1,000 canaries of each kind; PostgreSQL 250 of each (the dump is one more
-round of the same code; the figures are printed, see `-s`). To keep the run near a
-minute, an entry carries 16 identifiers and 16 contacts (the body limit is raised to fit
+SQLite and PostgreSQL each run 1,000 canaries of each kind (the figures are printed,
+see `-s`). To keep the run near a minute per backend, an entry carries 16 identifiers and 16 contacts (the body limit is raised to fit
 16 slots that each seal the whole package) and a record carries five canary texts.
 """
 
@@ -79,7 +78,7 @@ OPERATOR_TOKEN = "operator-" + secrets.token_hex(24)
 #: Cheap Argon2id on both sides: the settings and the client accept a lower floor.
 CHEAP = Argon2Params(time_cost=1, memory_kib=8)
 #: Canaries of each kind (identifiers, contacts, record texts) per backend.
-COUNTS = {"sqlite": 1000, "postgresql": 250}
+COUNTS = {"sqlite": 1000, "postgresql": 1000}
 IDENTIFIERS_PER_ENTRY = 16
 RECORD_FIELDS = 5
 SURVIVORS = 12
