@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from notalone.errors import InputError
@@ -197,7 +197,7 @@ class SlotRepository:
                 raise InputError("a slot must belong to the account that uploads it")
             check_slot(slot)  # EncodingError and InputError are both InputErrors.
         with self._db.transaction() as session:
-            if session.get(Entry, entry_id) is not None:
+            if session.scalar(select(Entry.id).where(Entry.id == entry_id)) is not None:
                 raise InputError("this entry id is already in use; choose a new random one")
             entry = Entry(
                 id=entry_id,
@@ -206,7 +206,16 @@ class SlotRepository:
                 created_at_ms=now_ms,
                 withdrawn_at_ms=None,
             )
-            session.add(entry)
+            # A Core insert: the entry object stays out of the session (see _insert_slot).
+            session.execute(
+                insert(Entry).values(
+                    id=entry_id,
+                    account_id=account_id,
+                    entry_copy=entry_copy,
+                    created_at_ms=now_ms,
+                    withdrawn_at_ms=None,
+                )
+            )
             # Every tag is locked before the first insert, in sorted order: two entries
             # naming overlapping people then queue instead of deadlocking. (The new entry's
             # row needs no lock: no other transaction can see it before this one commits.)
@@ -237,18 +246,44 @@ class SlotRepository:
         self, session: Session, slot: Slot, entry: Entry | None, threshold: int, now_ms: int
     ) -> None:
         # The caller holds the tag's lock (Database.serialize) for the whole transaction.
-        self._check_insertable(session, slot, entry)
-        assert entry is not None  # noqa: S101 - _check_insertable refused a missing entry
-        position = session.scalar(
-            select(func.coalesce(func.max(SlotRow.position), 0)).where(SlotRow.tag == slot.tag)
-        )
-        session.add(
-            SlotRow(
+        # This is every insert's path, so it reads the tag's slots once (for the
+        # duplicate check, the next position and the matching) and writes with Core
+        # statements rather than through the ORM's unit of work: measured, about half
+        # the time of the ORM version.
+        if entry is None or entry.account_id != slot.account_id:
+            raise InputError("this account has no such entry")
+        if entry.withdrawn_at_ms is not None:
+            raise InputError("this entry was withdrawn; create a new entry instead")
+        if session.scalar(select(Counselor.id).where(Counselor.id == slot.counselor_id)) is None:
+            raise InputError("unknown counselor; choose one from the counselor list")
+        if session.scalar(select(SlotRow.id).where(SlotRow.id == slot.slot_id)) is not None:
+            raise InputError("this slot id is already in use; choose a new random one")
+        rows = session.execute(
+            select(
+                SlotRow.id,
+                SlotRow.account_id,
+                SlotRow.position,
+                SlotRow.state,
+                SlotRow.x,
+                SlotRow.share,
+                SlotRow.outer_box,
+                SlotRow.counselor_id,
+            )
+            .where(SlotRow.tag == slot.tag)
+            .order_by(SlotRow.position)
+        ).all()
+        if any(r.account_id == slot.account_id and r.state != SLOT_WITHDRAWN for r in rows):
+            # Only the account's own slots decide this: it says nothing about others.
+            raise InputError(
+                "this account already holds a slot for this identifier; withdraw it first"
+            )
+        session.execute(
+            insert(SlotRow).values(
                 id=slot.slot_id,
                 entry_id=entry.id,
                 account_id=slot.account_id,
                 tag=slot.tag,
-                position=(position or 0) + 1,
+                position=max((r.position for r in rows), default=0) + 1,
                 x=slot.x,
                 share=slot.share,
                 outer_box=slot.outer,
@@ -258,40 +293,16 @@ class SlotRepository:
                 withdrawn_at_ms=None,
             )
         )
-        session.flush()
-        self._match(session, slot.tag, threshold, now_ms)
-
-    def _check_insertable(self, session: Session, slot: Slot, entry: Entry | None) -> None:
-        if entry is None or entry.account_id != slot.account_id:
-            raise InputError("this account has no such entry")
-        if entry.withdrawn_at_ms is not None:
-            raise InputError("this entry was withdrawn; create a new entry instead")
-        if session.get(Counselor, slot.counselor_id) is None:
-            raise InputError("unknown counselor; choose one from the counselor list")
-        if session.get(SlotRow, slot.slot_id) is not None:
-            raise InputError("this slot id is already in use; choose a new random one")
-        duplicate = session.scalar(
-            select(SlotRow.id).where(
-                SlotRow.account_id == slot.account_id,
-                SlotRow.tag == slot.tag,
-                SlotRow.state != SLOT_WITHDRAWN,
-            )
-        )
-        if duplicate is not None:
-            # Only the account's own slots are consulted: this says nothing about others.
-            raise InputError(
-                "this account already holds a slot for this identifier; withdraw it first"
-            )
-
-    def _match(self, session: Session, tag: bytes, threshold: int, now_ms: int) -> None:
-        rows = session.scalars(
-            select(SlotRow)
-            .where(SlotRow.tag == tag, SlotRow.state == SLOT_LIVE)
-            .order_by(SlotRow.position)
-        ).all()
         live = [
-            Slot(r.id, r.account_id, r.tag, r.x, r.share, r.outer_box, r.counselor_id) for r in rows
+            Slot(r.id, r.account_id, slot.tag, r.x, r.share, r.outer_box, r.counselor_id)
+            for r in rows
+            if r.state == SLOT_LIVE
         ]
+        self._match(session, [*live, slot], threshold, now_ms)
+
+    def _match(self, session: Session, live: list[Slot], threshold: int, now_ms: int) -> None:
+        """Open the tag's live slots (in storage order) and persist the outcome."""
+        tag = live[0].tag
         outcome = matching.open_tag(live, threshold, max_attempts=self._max_attempts)
         if outcome.undecided:
             # §7: only many forged slots of one tag exhaust the budget. No tag or id is
