@@ -8,8 +8,15 @@ STAMP  := $(VENV)/.installed
 # Root installs Debian packages directly; anyone else goes through sudo.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := libsodium23
+# The browser tests drive Debian's chromium through Playwright; never a downloaded browser.
+BROWSER_PACKAGES := chromium
+# The survivor's pages run the protocol in JavaScript (js/): npm installs it from the lock
+# file, esbuild bundles it into the package's static files.
+JS_STAMP   := js/node_modules/.installed
+JS_BUNDLE  := src/notalone/web/static/js/notalone.js
+JS_SOURCES := $(shell find js/src js/test js/build.mjs -type f 2>/dev/null)
 
-.PHONY: help install system-deps postgres test lint typecheck up bench vectors lock clean
+.PHONY: help install system-deps node-deps browser-deps postgres test test-js lint typecheck up bench vectors lock clean
 
 help:
 	@echo "make up        install, then start NotAlone on embedded defaults"
@@ -18,16 +25,36 @@ help:
 	@echo "make vectors   regenerate the cross-language test vectors in vectors/"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml (hashes pinned)"
 
-install: $(STAMP)
+install: $(STAMP) $(JS_BUNDLE)
 
-system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+# Installs the Debian packages named in $(1) that are missing.
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
 	fi
+endef
+
+system-deps:
+	$(call apt_install,$(SYSTEM_PACKAGES))
+
+browser-deps:
+	$(call apt_install,$(BROWSER_PACKAGES))
+
+node-deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "Installing Debian packages: nodejs npm"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nodejs npm; }
+
+$(JS_STAMP): js/package.json js/package-lock.json | node-deps
+	cd js && npm ci --no-audit --no-fund
+	touch $(JS_STAMP)
+
+$(JS_BUNDLE): $(JS_STAMP) $(JS_SOURCES)
+	cd js && node build.mjs
 
 $(STAMP): requirements.lock pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +87,11 @@ typecheck: install
 CORE_COVERAGE := --cov=notalone.errors --cov=notalone.crypto --cov=notalone.protocol \
 	--cov-branch --cov-report=term-missing:skip-covered --cov-fail-under=100
 
-test: install postgres lint typecheck
+# The JavaScript protocol against the Python-generated vectors, in node (Chromium: pytest).
+test-js: install
+	cd js && npm test
+
+test: install postgres browser-deps lint typecheck test-js
 	$(BIN)/python -m pytest $(CORE_COVERAGE)
 
 up: install
@@ -79,4 +110,5 @@ lock: install
 	  --python-version 3.11 --universal -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov js/node_modules \
+	  src/notalone/web/static/js build/js-test
