@@ -21,8 +21,9 @@ dumped as — in:
 A positive control writes one fresh canary in plaintext into a scratch table (and a log
 line) and asserts the same scanner finds it, so the test cannot pass vacuously.
 SQLite and PostgreSQL each run 1,000 canaries of each kind (the figures are printed,
-see `-s`). To keep the run near a minute per backend, an entry carries 16 identifiers and 16 contacts (the body limit is raised to fit
-16 slots that each seal the whole package) and a record carries five canary texts.
+see `-s`). To keep the run near a minute per backend, an entry carries 16 identifiers
+and 16 contacts (the body limit is raised to fit 16 slots that each seal the whole
+package) and a record carries five canary texts.
 """
 
 from __future__ import annotations

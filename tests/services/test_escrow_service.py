@@ -153,7 +153,6 @@ def test_entries_are_checked_before_anything_is_written(world: World) -> None:
         "belong to the account": (b"c", [_slot(world, secrets.token_bytes(16))]),
         "abscissa": (b"c", [replace(good, x=_slot(world, secrets.token_bytes(16)).x)]),
         "tag is 32": (b"c", [replace(good, tag=b"short")]),
-        "unknown counselor": (b"c", [replace(good, counselor_id="c-nobody")]),
         "same slot id": (b"c", [good, replace(_slot(world, account), slot_id=good.slot_id)]),
         "same identifier": (b"c", [_slot(world, account, y), _slot(world, account, y)]),
     }

@@ -277,8 +277,9 @@ class EscrowService:
         """Store an entry and its slots, matching each slot's tag as it is stored.
 
         Every slot is checked first (§6: sizes, and x bound to the caller's account and
-        the tag), as are distinct slot ids and tags and known counselors; a refused entry
-        writes nothing. Returns None whether or not anything matched.
+        the tag), as are distinct slot ids and tags; the store checks, inside its
+        transaction, that each counselor is registered. A refused entry writes nothing.
+        Returns None whether or not anything matched.
 
         The store writes the entry and its slots in one transaction, so a slot it refuses
         (the account already holds a live slot of that identifier in another entry, or a
@@ -290,15 +291,12 @@ class EscrowService:
             raise InputError("an entry needs the survivor's encrypted copy")
         if not 1 <= len(slots) <= MAX_SLOTS_PER_ENTRY:
             raise InputError(f"an entry has 1 to {MAX_SLOTS_PER_ENTRY} slots")
-        known = {c.id for c in self._counselors.list_counselors()}
         for slot in slots:
             if slot.account_id != account_id:
                 raise InputError("a slot must belong to the account that uploads it")
             if len(slot.tag) != TAG_BYTES:
                 raise EncodingError(f"a tag is {TAG_BYTES} bytes")
             check_slot(slot)
-            if slot.counselor_id not in known:
-                raise InputError("unknown counselor; choose one from the counselor list")
         if len({s.slot_id for s in slots}) != len(slots):
             raise InputError("two slots of the entry have the same slot id")
         if len({s.tag for s in slots}) != len(slots):
