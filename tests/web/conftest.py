@@ -35,7 +35,7 @@ from tests.storage.conftest import (  # noqa: F401 - imported to register them a
 OPERATOR_TOKEN = "operator-" + "t" * 40
 MAX_FAILURES_PER_USERNAME = 3
 DEPLOYMENT_ID = bytes(range(100, 116))
-FEDERATION, _SHARES = threshold.deal(group.random_scalar(), 2, 3)
+FEDERATION, SHARES = threshold.deal(group.random_scalar(), 2, 3)
 KEY_SERVERS = ("http://127.0.0.1:9101", "http://127.0.0.1:9102", "http://127.0.0.1:9103")
 TICKET_KEY = Ed25519PrivateKey.generate()
 TICKET_SECRET = bytes(range(32, 64))

@@ -5,8 +5,9 @@ An insert that completes a match interpolates the secret, opens every slot of th
 and writes the match and the inbox items: measured on SQLite, about 1.6 ms more than an
 insert that waits. The route answers no sooner than `entry_response_floor_ms` after the
 request arrived, whatever happened. These tests time interleaved matched and unmatched
-inserts through the app and compare the difference of their medians with the noise
-floor of the same samples (a permutation test); the figures are printed.
+inserts through the app and compare the median of the paired differences with the
+noise floor of the same samples (a sign-flip permutation test, bounded below by the
+harness's resolution); the figures are printed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ from tests.web.conftest import Env, entry_body, make_settings
 PAIRS = 150
 FLOOR_MS = 25
 PERMUTATIONS = 1000
+#: The smallest gap this in-process harness can resolve: the test client and the app
+#: hand each request between threads, and those hand-offs (the GIL, the event loop's
+#: wake-ups) move single requests by a few tenths of a millisecond either way; seen
+#: here, padded gaps of up to 0.54 ms with matched inserts FASTER as often as slower.
+#: The unpadded gap (1.7 to 2.2 ms seen) is well above it, so the test keeps its power.
+RESOLUTION_S = 0.0005
 
 
 def _timed_pairs(env: Env) -> tuple[list[float], list[float]]:
@@ -64,17 +71,17 @@ def _timed_pairs(env: Env) -> tuple[list[float], list[float]]:
 
 
 def _median_gap_and_noise(matched: list[float], waiting: list[float]) -> tuple[float, float]:
-    """|median(matched) - median(waiting)|, and the 99.9th percentile of the same gap
-    between random halves of the pooled samples (what chance alone produces)."""
-    gap = abs(statistics.median(matched) - statistics.median(waiting))
-    pooled = matched + waiting
-    shuffler = random.Random(20261130)
-    gaps = []
-    for _ in range(PERMUTATIONS):
-        shuffler.shuffle(pooled)
-        half = len(pooled) // 2
-        gaps.append(abs(statistics.median(pooled[:half]) - statistics.median(pooled[half:])))
-    gaps.sort()
+    """The median of the paired differences (matched - waiting, pair by pair), and the
+    99.9th percentile of the same statistic with each pair's sign flipped at random:
+    what chance alone produces. Pairing cancels slow drifts of the machine's load, which
+    hit both requests of a pair alike."""
+    differences = [m - w for m, w in zip(matched, waiting, strict=True)]
+    gap = abs(statistics.median(differences))
+    flipper = random.Random(20261130)
+    gaps = sorted(
+        abs(statistics.median([d if flipper.random() < 0.5 else -d for d in differences]))
+        for _ in range(PERMUTATIONS)
+    )
     return gap, gaps[int(0.999 * len(gaps)) - 1]
 
 
@@ -100,15 +107,17 @@ def test_a_matching_insert_takes_as_long_as_a_waiting_one(
     print(
         f"\nfloor {floor_ms} ms, {PAIRS} pairs: median matched "
         f"{statistics.median(matched) * 1000:.2f} ms, waiting "
-        f"{statistics.median(waiting) * 1000:.2f} ms, gap {gap * 1000:.3f} ms, "
+        f"{statistics.median(waiting) * 1000:.2f} ms, paired gap {gap * 1000:.3f} ms, "
         f"noise floor (99.9 %) {noise * 1000:.3f} ms"
     )
     if padded:
         assert min(matched + waiting) >= floor_ms / 1000
-        assert gap <= noise
+        assert gap <= max(noise, RESOLUTION_S)
     else:
-        # Without the floor the extra work shows: the test above has something to hide.
+        # Without the floor the extra work shows, above both bounds: the padded case
+        # has something to hide, and the check above would catch it.
         assert statistics.median(matched) > statistics.median(waiting)
+        assert gap > max(noise, RESOLUTION_S)
 
 
 def test_refused_and_replayed_entries_are_padded_too(database_url: str) -> None:

@@ -6,6 +6,8 @@ nothing. `build_services(settings, database)` wires the SQL stores into the serv
 
     GET /healthz   {"status": "ok"}
     GET /metrics   Prometheus text format: counters only, never an identifier
+    GET /, /register, /login, /records…, /entries…, /exit, /static/…
+                   the survivor's pages and their files (notalone.web.pages, docs/web.md)
 
 The metrics carry no username, account id, tag, token or client address: requests are
 counted by method, route TEMPLATE (for example `/v1/organizations/{organization_id}/
@@ -18,6 +20,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
@@ -33,7 +36,10 @@ from notalone.storage.slots import SlotRepository
 from notalone.web.api.accounts import accounts_router
 from notalone.web.api.counselors import counselors_router
 from notalone.web.api.escrow import escrow_router
+from notalone.web.api.keyservers import keyserver_relay_router
 from notalone.web.api.records import records_router
+from notalone.web.csrf import CrossSiteWriteMiddleware
+from notalone.web.pages import pages_router, static_files
 from notalone.web.problems import install_problem_handlers
 from notalone.web.security import (
     ASGIApp,
@@ -45,6 +51,7 @@ from notalone.web.security import (
     Send,
 )
 from notalone.web.settings import EscrowSettings
+from notalone.web.timing import ResponseFloorMiddleware
 
 PROMETHEUS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -173,8 +180,14 @@ class HealthResponse(BaseModel):
     status: str
 
 
-def create_app(settings: EscrowSettings, services: Services) -> FastAPI:
-    """Build the escrow's web application."""
+def create_app(
+    settings: EscrowSettings,
+    services: Services,
+    *,
+    keyserver_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the escrow's web application; `keyserver_transport` replaces the network
+    between the key-server relay and the key servers (tests)."""
     app = FastAPI(
         title="NotAlone escrow",
         version="1",
@@ -190,8 +203,14 @@ def create_app(settings: EscrowSettings, services: Services) -> FastAPI:
     app.state.metrics = metrics
     install_problem_handlers(app)
     # The last added runs first: the security headers and the metrics see even the 413
-    # of the body limit.
+    # of the body limit and the 403 of a cross-site write.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(CrossSiteWriteMiddleware)
+    # Counted from the request's arrival: only the headers and metrics run before it.
+    app.add_middleware(
+        ResponseFloorMiddleware,
+        floors={("POST", "/v1/entries"): settings.entry_response_floor_ms / 1000},
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)
 
@@ -209,7 +228,11 @@ def create_app(settings: EscrowSettings, services: Services) -> FastAPI:
     app.include_router(accounts_router())
     if services.escrow is not None:
         app.include_router(escrow_router())
+        app.include_router(keyserver_relay_router(keyserver_transport))
         app.include_router(counselors_router())
     if services.records is not None:
         app.include_router(records_router())
+    # The survivor's pages and their style sheet and scripts (docs/web.md).
+    app.include_router(pages_router(settings))
+    app.mount("/static", static_files(), name="static")
     return app

@@ -17,14 +17,11 @@ match or waits. Idempotency-Key is honoured on it, scoped to the account.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
-from starlette.concurrency import run_in_threadpool
 
 from notalone.protocol.slots import MAX_PACKAGE_BYTES, Slot
 from notalone.services.accounts import Principal
@@ -194,24 +191,18 @@ def _entry_routes(router: APIRouter) -> None:
     @router.post(
         "/v1/entries", status_code=201, response_model=EntryCreated, responses=_ENTRY_PROBLEMS
     )
-    async def create_entry(
+    def create_entry(
         body: EntryRequest,
         request: Request,
         principal: Survivor,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response:
-        """Store an entry and its slots; the answer never says whether anything matched."""
-        started = time.monotonic()
-        try:
-            return await run_in_threadpool(_store_entry, body, request, principal, idempotency_key)
-        finally:
-            # Whatever happened (matched, waiting, refused), the answer leaves no sooner
-            # than the floor: an insert that completes a match does more work, and its
-            # timing must not tell the caller so. Sleeping here holds no thread.
-            floor_s = settings_of(request).entry_response_floor_ms / 1000
-            remaining = started + floor_s - time.monotonic()
-            if remaining > 0:
-                await asyncio.sleep(remaining)
+        """Store an entry and its slots; the answer never says whether anything matched.
+
+        The answer leaves no sooner than `entry_response_floor_ms` after the request
+        arrived (notalone.web.timing), matched or not.
+        """
+        return _store_entry(body, request, principal, idempotency_key)
 
     @router.get("/v1/entries", response_model=EntriesResponse, responses=AUTH_PROBLEMS)
     def list_entries(request: Request, principal: Survivor) -> Response:
@@ -251,7 +242,7 @@ def _store_entry(
     principal: Principal,
     idempotency_key: str | None,
 ) -> Response:
-    """The blocking part of POST /v1/entries (run in the thread pool)."""
+    """POST /v1/entries: build the slots (the caller's account in each) and submit."""
     escrow = escrow_of(request)
     account_id = principal.account_id
 

@@ -1,0 +1,105 @@
+"""A same-origin relay to the deployment's key servers, for the survivor's pages.
+
+    GET  /v1/keyservers/{position}/keys       the key server's own GET /v1/keys
+    POST /v1/keyservers/{position}/evaluate   the key server's own POST /v1/evaluate
+
+`position` is the key server's 0-based place in /v1/deployment's `key_servers`.
+
+Why a relay: the pages may talk to their own origin only (CSP `connect-src 'self'`), and
+the key servers live elsewhere. Relaying gives the escrow nothing it does not already
+have: blinded elements are uniformly random group elements (RFC 9497), the ticket is the
+escrow's own, and the page checks every evaluation's DLEQ proof against the share public
+key from /v1/deployment, so a relay that altered an answer would be caught and the key
+server named, exactly as with a key server that lies. The SDK and CLI keep talking to
+the key servers directly.
+
+Bodies go through byte for byte; they are neither parsed nor logged. The key server's
+status, its JSON or problem+json body and its Retry-After pass back unchanged. A key
+server that does not answer in time is a 502 problem naming its position only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from notalone.serving import problem_response
+from notalone.web.auth import settings_of
+from notalone.web.problems import problem_doc
+
+#: How long the relay waits for a key server (connect, then the whole answer).
+RELAY_TIMEOUT_S = 10.0
+#: A key server's answer to an evaluation of 64 elements is about 9 KB.
+MAX_ANSWER_BYTES = 64 * 1024
+_PASSED_HEADERS = ("content-type", "retry-after")
+
+Position = Annotated[int, Path(ge=0, le=15)]
+
+
+def keyserver_relay_router(transport: httpx.AsyncBaseTransport | None = None) -> APIRouter:
+    """The relay routes; `transport` replaces the network in tests."""
+    router = APIRouter(tags=["key-server relay"])
+    responses: dict[int | str, dict[str, Any]] = {
+        404: problem_doc("There is no key server at this position."),
+        502: problem_doc("The key server did not answer, or answered too much."),
+    }
+
+    @router.get("/v1/keyservers/{position}/keys", responses=responses)
+    async def keys(position: Position, request: Request) -> Response:
+        """The key server's public keys (relayed)."""
+        return await _relay(request, position, "GET", "/v1/keys", None, transport)
+
+    @router.post("/v1/keyservers/{position}/evaluate", responses=responses)
+    async def evaluate(position: Position, request: Request) -> Response:
+        """An evaluation of blinded elements by the key server (relayed)."""
+        body = await request.body()
+        return await _relay(request, position, "POST", "/v1/evaluate", body, transport)
+
+    return router
+
+
+async def _relay(
+    request: Request,
+    position: int,
+    method: str,
+    path: str,
+    body: bytes | None,
+    transport: httpx.AsyncBaseTransport | None,
+) -> Response:
+    servers = settings_of(request).key_servers
+    if position >= len(servers):
+        return problem_response(
+            404, "not-found", "Not Found", "there is no key server at this position"
+        )
+    url = servers[position].rstrip("/") + path
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    try:
+        async with (
+            httpx.AsyncClient(
+                transport=transport, timeout=RELAY_TIMEOUT_S, follow_redirects=False
+            ) as client,
+            client.stream(method, url, content=body, headers=headers) as answer,
+        ):
+            content = await _read_capped(answer)
+    except httpx.HTTPError:
+        # Which error it was stays out of the answer and the logs: it may quote a URL.
+        return problem_response(
+            502,
+            "key-server-unavailable",
+            "Key server unavailable",
+            f"key server {position} did not answer; the others may still be enough",
+        )
+    passed = {k: answer.headers[k] for k in _PASSED_HEADERS if k in answer.headers}
+    return Response(content, status_code=answer.status_code, headers=passed)
+
+
+async def _read_capped(answer: httpx.Response) -> bytes:
+    received = bytearray()
+    async for chunk in answer.aiter_bytes():
+        received += chunk
+        if len(received) > MAX_ANSWER_BYTES:
+            raise httpx.DecodingError("the key server's answer is too large")
+    return bytes(received)
