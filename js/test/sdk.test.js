@@ -98,6 +98,11 @@ test('records: add, add a version, list with every receipt verified, verify the 
   assert.equal(list.length, 2);
   assert.deepEqual(list[0].versions.map((v) => v.content.what), ['first', 'second']);
   assert.ok(list[0].versions.every((v) => Number.isSafeInteger(v.loggedAtMs)));
+  // Each version carries its receipt and logged ciphertext (hex) for the page to show
+  // and print; the receipt is the one addRecord verified when the version was stored.
+  assert.equal(list[0].versions[0].receipt, first.receipt);
+  assert.equal(list[0].versions[1].receipt, second.receipt);
+  assert.ok(list.every((r) => r.versions.every((v) => /^([0-9a-f]{2})+$/.test(v.ciphertext))));
   const log = await sdk.verifyLog();
   assert.deepEqual(log, { treeSize: 3, receipts: 3 });
 });

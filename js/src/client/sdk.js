@@ -229,6 +229,7 @@ export function createSdk({
         version: field(v, 'version', isInt, 'record'),
         ciphertext: field(v, 'ciphertext', (x) => fromHex(x), 'record'),
         receipt: field(v, 'receipt', (x) => receipts.parseReceipt(fromHex(x)), 'record'),
+        receiptHex: field(v, 'receipt', (x) => toHex(fromHex(x)), 'record'),
         createdAtMs: field(v, 'created_at_ms', isInt, 'record'),
       }))
       .sort((a, b) => a.version - b.version);
@@ -250,7 +251,15 @@ export function createSdk({
       for (const stored of await fetchVersions(recordId)) {
         const content = records.decryptRecordVersion(dataKey, fromHex(recordId), stored.version, stored.ciphertext);
         const logged = receipts.verifyReceipt(stored.ciphertext, stored.receipt, logPublicKey);
-        versions.push({ version: stored.version, content, loggedAtMs: Number(logged) });
+        // The receipt and the logged ciphertext go to the page as hex, for the survivor
+        // to keep or print: with the log's public key anyone can check them again.
+        versions.push({
+          version: stored.version,
+          content,
+          loggedAtMs: Number(logged),
+          receipt: stored.receiptHex,
+          ciphertext: toHex(stored.ciphertext),
+        });
       }
       if (!versions.every((v, k) => v.version === k + 1)) {
         throw new ProtocolError('the server returned a record with missing or repeated versions', { code: 'bad_versions' });
