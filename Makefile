@@ -21,7 +21,7 @@ JS_SOURCES := $(shell find js/src js/test js/build.mjs -type f 2>/dev/null)
 help:
 	@echo "make up        install, then start NotAlone on embedded defaults"
 	@echo "make test      install, then run the whole test suite (lint, types, tests)"
-	@echo "make bench     install, then run the benchmarks in bench/ (oprf, escrow)"
+	@echo "make bench     install, then run the benchmarks in bench/ (oprf, escrow, browser)"
 	@echo "make vectors   regenerate the cross-language test vectors in vectors/"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml (hashes pinned)"
 
@@ -97,9 +97,10 @@ test: install postgres browser-deps lint typecheck test-js
 up: install
 	$(BIN)/notalone up
 
-bench: install
+bench: install browser-deps
 	$(BIN)/python bench/oprf.py
 	$(BIN)/python bench/escrow.py
+	$(BIN)/python bench/browser.py
 
 vectors: install
 	$(BIN)/notalone vectors --out vectors

@@ -157,12 +157,23 @@ export function createFederationClient({ request, federation, serverCount, deplo
     const needed = federation.threshold;
     const answers = [];
     const failures = [];
-    for (let position = 0; position < serverCount && answers.length < needed; position++) {
-      onEvent({ position, outcome: 'asking', valid: answers.length, needed });
-      try {
-        answers.push(await ask(position, ticketHex, blinded));
-        onEvent({ position, outcome: 'answered', valid: answers.length, needed });
-      } catch (e) {
+    // Ask as many servers as answers are still needed, all at once (a round trip each
+    // through the escrow's relay, so the wait is one round trip, not τ); when some fail,
+    // ask the next ones. No server is asked beyond what is needed: each costs quota.
+    let next = 0;
+    while (answers.length < needed && next < serverCount) {
+      const round = [];
+      while (round.length < needed - answers.length && next < serverCount) round.push(next++);
+      for (const position of round) onEvent({ position, outcome: 'asking', valid: answers.length, needed });
+      const settled = await Promise.allSettled(round.map((position) => ask(position, ticketHex, blinded)));
+      for (const [k, result] of settled.entries()) {
+        const position = round[k];
+        if (result.status === 'fulfilled') {
+          answers.push(result.value);
+          onEvent({ position, outcome: 'answered', valid: answers.length, needed });
+          continue;
+        }
+        const e = result.reason;
         if (e instanceof ThresholdError) throw e; // disagrees with the pin: stop
         if (!(e instanceof NotAloneError)) throw e;
         const kind =

@@ -391,11 +391,16 @@ export function createSdk({
     const packageData = slots.packageBytes({ contact, identifiers: packageIdentifiers, message });
 
     const { dataKey, accountId } = await unlocked();
-    const deployment = await getDeployment();
-    const counselor = (await listCounselors()).find((c) => c.id === counselorId);
+    // Independent requests, made at once: the identifiers were all checked above, so
+    // asking for the ticket now spends nothing on an entry that cannot be made.
+    const [deployment, counselors, ticketBody] = await Promise.all([
+      getDeployment(),
+      listCounselors(),
+      request('POST', '/v1/tickets', {}, { what: 'ticket' }),
+    ]);
+    const counselor = counselors.find((c) => c.id === counselorId);
     if (!counselor) throw new InputError('this counselor is not available; choose another', { code: 'counselor_unknown' });
 
-    const ticketBody = await request('POST', '/v1/tickets', {}, { what: 'ticket' });
     const ticketHex = field(ticketBody, 'ticket', (v) => toHex(fromHex(v, 135)), 'ticket');
     const total = deployment.federation.threshold;
     onProgress({ step: 'keyservers', done: 0, total, label: 'Asking the key servers' });

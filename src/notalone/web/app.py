@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -36,7 +38,7 @@ from notalone.storage.slots import SlotRepository
 from notalone.web.api.accounts import accounts_router
 from notalone.web.api.counselors import counselors_router
 from notalone.web.api.escrow import escrow_router
-from notalone.web.api.keyservers import keyserver_relay_router
+from notalone.web.api.keyservers import KeyServerRelay
 from notalone.web.api.records import records_router
 from notalone.web.csrf import CrossSiteWriteMiddleware
 from notalone.web.pages import pages_router, static_files
@@ -188,7 +190,15 @@ def create_app(
 ) -> FastAPI:
     """Build the escrow's web application; `keyserver_transport` replaces the network
     between the key-server relay and the key servers (tests)."""
+    relay = KeyServerRelay(keyserver_transport)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await relay.aclose()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="NotAlone escrow",
         version="1",
         description="Survivor accounts and sessions, evaluation tickets, escrow entries, "
@@ -228,7 +238,7 @@ def create_app(
     app.include_router(accounts_router())
     if services.escrow is not None:
         app.include_router(escrow_router())
-        app.include_router(keyserver_relay_router(keyserver_transport))
+        app.include_router(relay.router())
         app.include_router(counselors_router())
     if services.records is not None:
         app.include_router(records_router())
