@@ -7,20 +7,14 @@ error that says which command fixes it. Playwright never downloads a browser her
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from tests.upstack import UpProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -62,27 +56,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 # --------------------------------------------------------------------------- the stack
 
-PASSPHRASE = "quiet river under seven lanterns"
 SCREENSHOTS = ROOT / "build" / "screenshots"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cli(*args: str, profile: Path | None = None) -> Any:
-    """Run `notalone … --json` (the CLI of the server issue) and return its JSON."""
-    command = [sys.executable, "-m", "notalone.cli.main", *args, "--json"]
-    if profile is not None:
-        command += ["--profile-dir", str(profile)]
-    env = {**os.environ, "NOTALONE_PASSPHRASE": PASSPHRASE}
-    run = subprocess.run(  # noqa: S603 - our own interpreter and arguments
-        command, capture_output=True, text=True, env=env, timeout=120, check=False
-    )
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout)
 
 
 @dataclass
@@ -102,30 +76,11 @@ class Up:
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     """The main job as `make up` starts it (escrow, three key servers, demo organization
-    and counselors), on a free port; stopped with SIGINT, as Ctrl-C would."""
+    and counselors), on a free port, per test module; stopped with SIGINT, as Ctrl-C."""
     data = tmp_path_factory.mktemp("up") / "data"
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        [sys.executable, "-m", "notalone.cli.main", "up", "--data", str(data), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    running = UpProcess.start(data, free_port())
     try:
-        deadline = time.monotonic() + 60
-        while not (data / "up.json").exists():
-            if process.poll() is not None:
-                raise RuntimeError(f"notalone up stopped: {process.communicate()[1][-2000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("notalone up did not start within 60 s")
-            time.sleep(0.1)
-        described = json.loads((data / "up.json").read_text())
-        yield Up(described["escrow_url"], described["invite_codes"], described["counselors"], data)
+        described = running.described
+        yield Up(running.url, described["invite_codes"], described["counselors"], data)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-        try:
-            process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+        running.stop()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
-from tests.browser.conftest import PASSPHRASE
+from tests.upstack import PASSPHRASE
 
 #: Argon2id at 64 MiB with the key-server round trips: generous on a loaded machine.
 SLOW_MS = 60_000

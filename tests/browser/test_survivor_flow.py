@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import Up, cli
+from tests.browser.conftest import Up
 from tests.browser.survivor import Survivor
+from tests.upstack import cli
 
 PERSON = [
     [("email", "Jordan.Perp@Example.ORG", ""), ("phone", "(415) 555-0199", "US")],
