@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.browser.conftest import Up
 from tests.browser.survivor import SLOW_MS, Survivor
+from tests.upstack import PASSPHRASE
 
 SECRET_TEXT = "the words nobody else may read 4711"
 
@@ -121,3 +122,33 @@ def test_with_javascript_the_notice_is_not_shown(browser: Browser, up: Up) -> No
         ).to_have_count(0)
     finally:
         context.close()
+
+
+def test_log_in_edit_verify_and_print_a_record(survivor: Survivor, up: Up) -> None:
+    page = survivor.page
+    record = survivor.write_record("First version", "What I remember first.")
+    # Log out, then in again through the login page: the data key is unlocked anew.
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(up.url + "/")
+    survivor.go("/login")
+    page.locator("#username").fill(survivor.username)
+    page.locator("#passphrase").fill(PASSPHRASE)
+    page.locator("#login-form [type=submit]").click()
+    page.wait_for_url("**/records", timeout=SLOW_MS)
+    # Edit: a second version, with its own receipt.
+    survivor.go(f"/records/{record}")
+    expect(page.locator("#record-text")).to_have_value("What I remember first.", timeout=SLOW_MS)
+    page.locator("#record-text").fill("What I remember now, more fully.")
+    page.locator("#save-record").click()
+    expect(page.locator("#versions-list .receipt")).to_have_count(2, timeout=SLOW_MS)
+    page.locator("#verify-log").click()
+    expect(page.locator("#verify-result")).to_contain_text("2 receipts check", timeout=SLOW_MS)
+    # The print view holds both versions with their receipts.
+    survivor.go(f"/records/{record}/print")
+    expect(page.get_by_text("What I remember now, more fully.")).to_be_visible(timeout=SLOW_MS)
+    expect(page.locator(".receipt")).not_to_have_count(0)
+    assert "not given the receipt" not in page.locator("main").inner_text()
+    # The entry page shows each counselor's key fingerprint, as up.json has it.
+    survivor.go("/entries/new")
+    for counselor in up.counselors:
+        expect(page.get_by_text(counselor["fingerprint"])).to_be_visible(timeout=SLOW_MS)
