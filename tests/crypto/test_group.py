@@ -46,6 +46,18 @@ def test_invalid_encodings_are_rejected(reason: str, encoding: str) -> None:
         group.mult(group.scalar_from_int(7), bytes.fromhex(encoding))
 
 
+@pytest.mark.parametrize("multiple", range(1, 16))
+def test_the_top_bit_set_is_rejected_although_debian_libsodium_accepts_it(multiple: int) -> None:
+    # Found by tests/security/test_keyserver_misbehaviour.py: libsodium 1.0.18 ignores bit
+    # 255, so each element had a second encoding (an integer >= p) that passed.
+    genuine = bytearray(bytes.fromhex(RISTRETTO["generator_multiples"][multiple]))
+    genuine[31] |= 0x80
+    with pytest.raises(InvalidElementError, match="not a canonical"):
+        group.decode_element(bytes(genuine))
+    with pytest.raises(InvalidElementError, match="not a canonical"):
+        group.mult(group.scalar_from_int(7), bytes(genuine))
+
+
 def test_identity_is_rejected_although_libsodium_accepts_it() -> None:
     with pytest.raises(InvalidElementError, match="identity"):
         group.decode_element(group.IDENTITY)

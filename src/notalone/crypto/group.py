@@ -109,7 +109,10 @@ def decode_element(data: bytes, what: str = "element") -> bytes:
         raise InvalidElementError(f"{what} must be {ELEMENT_BYTES} bytes, got {len(data)}")
     if data == IDENTITY:
         raise InvalidElementError(f"{what} is the identity element, which is never valid")
-    if not pysodium.crypto_core_ristretto255_is_valid_point(data):
+    # RFC 9496 §4.3.1: the encoding is an integer below p, so its top bit is 0. The
+    # libsodium in Debian 12 (1.0.18) ignores that bit, so a second encoding of every
+    # element would pass it (a key server could answer with either).
+    if data[ELEMENT_BYTES - 1] & 0x80 or not pysodium.crypto_core_ristretto255_is_valid_point(data):
         raise InvalidElementError(f"{what} is not a canonical ristretto255 encoding")
     return data
 
@@ -178,8 +181,9 @@ def scalar_is_zero(a: bytes) -> bool:
 def mult(scalar: bytes, element: bytes) -> bytes:
     """scalar · element, where the result must not be the identity.
 
-    libsodium decodes `element` (rejecting non-canonical encodings) and refuses an identity
-    result, so a single call both validates untrusted input and multiplies it.
+    libsodium decodes `element` (rejecting non-canonical encodings; the top bit, which the
+    libsodium of Debian 12 ignores, is checked first) and refuses an identity result, so a
+    single call both validates untrusted input and multiplies it.
     """
     _check_point(scalar, element)
     out = _buffer(ELEMENT_BYTES)
@@ -238,3 +242,6 @@ def _check_point(scalar: bytes, element: bytes) -> None:
     _check_scalars(scalar)
     if len(element) != ELEMENT_BYTES:
         raise InvalidElementError(f"an element has {ELEMENT_BYTES} bytes, got {len(element)}")
+    # See decode_element: libsodium 1.0.18 would accept the top bit set.
+    if element[ELEMENT_BYTES - 1] & 0x80:
+        raise InvalidElementError("element is not a canonical ristretto255 encoding")
