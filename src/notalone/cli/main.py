@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from notalone.cli.backup import backup_command, restore_command
 from notalone.cli.canon import canon_command
 from notalone.cli.counselor import counselor_app
 from notalone.cli.escrow import escrow_command
@@ -36,6 +37,9 @@ app.command("deal-keys")(deal_keys_command)
 app.command("keyserver")(keyserver_command)
 app.command("escrow")(escrow_command)
 app.command("up")(up_command)
+# Backup and restore of a `notalone up` data directory.
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.add_typer(survivor_app, name="survivor")
 app.add_typer(counselor_app, name="counselor")
 
