@@ -151,6 +151,30 @@ def test_only_the_exact_next_version_is_accepted(
     assert service.list_records(account) == [RecordSummary(record, NOW_MS, 2)]
 
 
+def test_a_retried_write_gets_the_first_attempts_receipt_and_stores_nothing_twice(
+    service: RecordService, store: InMemoryRecordStore
+) -> None:
+    # The server was killed after the commit and before its answer (or its Idempotency-
+    # Key record): the client sends the very same request again.
+    account, record = new_id(), new_id()
+    first, second = box(), box()
+    created = service.create_record(account, record, first, NOW_MS)
+    added = service.add_version(account, record, 2, second, NOW_MS)
+    before = snapshot(store)
+    assert service.create_record(account, record, first, NOW_MS + 5) == created
+    assert service.add_version(account, record, 2, second, NOW_MS + 5) == added
+    assert snapshot(store) == before
+    # Only the same bytes are a retry: another box under the same id or version is not.
+    with pytest.raises(InputError, match="already in use"):
+        service.create_record(account, record, box(), NOW_MS)
+    with pytest.raises(InputError, match="next must be 3"):
+        service.add_version(account, record, 2, box(), NOW_MS)
+    # Nor is another account's copy of the bytes (ids are not probed that way either).
+    with pytest.raises(InputError, match="already in use"):
+        service.create_record(new_id(), record, first, NOW_MS)
+    assert snapshot(store) == before
+
+
 def test_another_accounts_record_is_refused_like_a_missing_one(
     service: RecordService, store: InMemoryRecordStore
 ) -> None:

@@ -442,3 +442,29 @@ def test_an_entry_with_slots_refuses_bad_input_and_writes_nothing(world: World) 
             world.repository.create_entry_with_slots(entry_id, owner, copy, made, threshold, NOW_MS)
     assert [e.entry_id for e in world.repository.list_entries(account)] == [taken]
     assert world.repository.list_for_account(account) == []
+
+
+def test_a_retried_entry_succeeds_without_writing_it_twice(world: World) -> None:
+    # The server was killed after the commit and before its answer: the client sends the
+    # very same entry again, and must not get "already in use" for its own entry.
+    account = world.account()
+    entry_id, copy = secrets.token_bytes(16), b"\x01" + secrets.token_bytes(60)
+    made = [world.slot(_y(), account, "c-ana") for _ in range(2)]
+    world.repository.create_entry_with_slots(entry_id, account, copy, made, 2, NOW_MS)
+    before = (world.repository.list_entries(account), world.repository.list_for_account(account))
+    world.repository.create_entry_with_slots(entry_id, account, copy, made, 2, NOW_MS + 9)
+    after = (world.repository.list_entries(account), world.repository.list_for_account(account))
+    assert after == before
+    # Anything that is not the same request stays refused.
+    stranger = world.account()
+    others = [
+        (account, b"\x01another copy", made),
+        (account, copy, [made[0]]),
+        (account, copy, [world.slot(_y(), account, "c-ana"), made[1]]),
+        (account, copy, [replace(made[0], counselor_id="c-ben"), made[1]]),
+        (stranger, copy, [world.slot(_y(), stranger, "c-ana")]),
+    ]
+    for owner, entry_copy, slots in others:
+        with pytest.raises(InputError, match="already in use"):
+            world.repository.create_entry_with_slots(entry_id, owner, entry_copy, slots, 2, NOW_MS)
+    assert world.repository.list_for_account(stranger) == []

@@ -203,7 +203,32 @@ class RecordService:
             _check_append(state, account_id, version, creating=creating)
             return self._seal(state, digest, now_ms)
 
-        return self._store.append(account_id, record_id, version, ciphertext, seal)
+        try:
+            return self._store.append(account_id, record_id, version, ciphertext, seal)
+        except InputError:
+            replayed = self._stored_receipt(account_id, record_id, version, ciphertext)
+            if replayed is None:
+                raise
+            return replayed
+
+    def _stored_receipt(
+        self, account_id: bytes, record_id: bytes, version: int, ciphertext: bytes
+    ) -> Receipt | None:
+        """The receipt of this very version if it is already stored, byte for byte.
+
+        A client retrying a write whose answer it never got (the server was killed after
+        the commit) sends the same ciphertext again: a fresh random nonce makes it unique,
+        so finding it stored means the first attempt succeeded, and that attempt's receipt
+        is the answer. Anything else stays refused.
+        """
+        try:
+            stored = self.get_versions(account_id, record_id)
+        except InputError:
+            return None
+        for candidate in stored:
+            if candidate.version == version and bytes_eq(candidate.ciphertext, ciphertext):
+                return candidate.receipt
+        return None
 
     def _seal(self, state: AppendState, digest: bytes, now_ms: int) -> Receipt:
         """Append the leaf to the log as the store read it, and sign the new tree head."""

@@ -3,8 +3,9 @@
 `SlotRepository.insert_and_match` is docs/protocol.md §7 in storage: in ONE write
 transaction, serialized per tag, it checks the slot (§6), inserts it, loads the tag's live
 slots in storage order, runs `protocol.matching.open_tag`, and persists the outcome:
-forged slots are marked, the tag's match is created or joined, and each newly opened
-slot's inner package goes to its counselor's inbox.
+forged slots are marked, the tag's match is created or joined, each newly opened
+slot's inner package goes to its counselor's inbox, and each counselor with a new package
+and a notify_email is owed one "new-match" notification (`notalone.storage.outbox`).
 
 The escrow must not be an oracle. Nothing a survivor's client can call here says whether
 a slot matched: the insert returns None whatever happened, and `list_for_account` shows
@@ -22,11 +23,12 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from notalone.crypto.ct import bytes_eq
 from notalone.errors import InputError
 from notalone.protocol import matching
 from notalone.protocol.slots import MAX_THRESHOLD, MIN_THRESHOLD, Slot, check_slot
@@ -43,6 +45,7 @@ from notalone.storage.models import (
     MatchMember,
     SlotRow,
 )
+from notalone.storage.outbox import enqueue_new_match
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +200,14 @@ class SlotRepository:
                 raise InputError("a slot must belong to the account that uploads it")
             check_slot(slot)  # EncodingError and InputError are both InputErrors.
         with self._db.transaction() as session:
-            if session.scalar(select(Entry.id).where(Entry.id == entry_id)) is not None:
+            existing = session.execute(
+                select(Entry.account_id, Entry.entry_copy).where(Entry.id == entry_id)
+            ).first()
+            if existing is not None:
+                if self._is_stored_already(
+                    session, existing, entry_id, account_id, entry_copy, slots
+                ):
+                    return
                 raise InputError("this entry id is already in use; choose a new random one")
             entry = Entry(
                 id=entry_id,
@@ -223,6 +233,39 @@ class SlotRepository:
                 self._db.serialize(session, tag)
             for slot in slots:
                 self._insert_slot(session, slot, entry, threshold, now_ms)
+
+    @staticmethod
+    def _is_stored_already(
+        session: Session,
+        existing: Any,
+        entry_id: bytes,
+        account_id: bytes,
+        entry_copy: bytes,
+        slots: Sequence[Slot],
+    ) -> bool:
+        """True if this very entry is stored: a client retrying a request whose answer it
+        never got (the server was killed after the commit). Only the same account, the
+        same encrypted copy (it carries a fresh random nonce) and the same slots, field for
+        field, are the same request; the retry then succeeds without writing anything."""
+        if not (
+            bytes_eq(existing.account_id, account_id) and bytes_eq(existing.entry_copy, entry_copy)
+        ):
+            return False
+        stored = {
+            row.id: (row.tag, row.x, row.share, row.outer_box, row.counselor_id)
+            for row in session.execute(
+                select(
+                    SlotRow.id,
+                    SlotRow.tag,
+                    SlotRow.x,
+                    SlotRow.share,
+                    SlotRow.outer_box,
+                    SlotRow.counselor_id,
+                ).where(SlotRow.entry_id == entry_id)
+            )
+        }
+        sent = {s.slot_id: (s.tag, s.x, s.share, s.outer, s.counselor_id) for s in slots}
+        return stored == sent
 
     def insert_and_match(self, slot: Slot, entry_id: bytes, threshold: int, now_ms: int) -> None:
         """Store one slot of an existing entry and match its tag, all in one transaction.
@@ -348,6 +391,11 @@ class SlotRepository:
             )
             for opened in new
         )
+        # Notifications (revision 0003): in THIS transaction, so a package and the note
+        # that it arrived commit or roll back together. One "new-match" row per counselor
+        # who just got at least one package, if that counselor gave a notify_email; the
+        # row names the counselor only (notalone.storage.outbox delivers it).
+        enqueue_new_match(session, {opened.counselor_id for opened in new}, now_ms)
 
     def withdraw(self, account_id: bytes, slot_id: bytes, now_ms: int) -> None:
         """Withdraw one slot: it is never matched afterwards. Only its owner can withdraw
