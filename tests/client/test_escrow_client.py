@@ -317,3 +317,17 @@ def test_path_ids_are_checked() -> None:
         client.create_invites("../admin")
     assert client.create_invites("0011") == []
     client.http.close()
+
+
+def test_register_counselor_sends_notify_email_only_when_given() -> None:
+    def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, json={"id": "c-ana", "token": "cd" * 32})
+
+    client, seen = _client(handler)
+    key = bytes(range(32))
+    assert client.register_counselor("c-ana", "Ana", key) == "cd" * 32
+    client.register_counselor("c-ana", "Ana", key, notify_email="ana@counsel.example")
+    bodies = [json.loads(request.content) for request in seen]
+    assert all(request.url.path == "/v1/counselors" for request in seen)
+    assert "notify_email" not in bodies[0]
+    assert bodies[1]["notify_email"] == "ana@counsel.example"

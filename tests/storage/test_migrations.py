@@ -37,6 +37,7 @@ from notalone.storage.models import (
     Match,
     MatchMember,
     Organization,
+    OutboxRow,
     Record,
     RecordVersion,
     SlotRow,
@@ -79,6 +80,7 @@ def _one_of_everything(session: Session, canary: bytes) -> None:
                 display_name="Ana",
                 vouching_signature=secrets.token_bytes(64),
                 created_at_ms=NOW_MS,
+                notify_email="ana@counsel.example",
             ),
             LogLeaf(leaf_index=0, leaf=secrets.token_bytes(59), leaf_hash=secrets.token_bytes(32)),
             TreeHead(
@@ -136,6 +138,14 @@ def _one_of_everything(session: Session, canary: bytes) -> None:
                 created_at_ms=NOW_MS,
             ),
             Record(id=record, account_id=account, created_at_ms=NOW_MS),
+            OutboxRow(
+                counselor_id="c-ana",
+                kind="new-match",
+                created_at_ms=NOW_MS,
+                attempts=1,
+                next_attempt_at_ms=NOW_MS + 10_000,
+                last_error_kind="refused",
+            ),
             Entry(id=entry, account_id=account, entry_copy=canary, created_at_ms=NOW_MS),
         ]
     )
@@ -189,7 +199,7 @@ def test_upgrade_head_on_an_empty_database_creates_every_table(
     assert database.current_revision() is None
     assert _tables(database) == set()
     database.upgrade()
-    assert database.current_revision() == "0002"
+    assert database.current_revision() == "0003"
     assert _tables(database) == TABLES
 
 
@@ -252,8 +262,8 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
     scripts = ScriptDirectory(str(location))
-    assert scripts.get_heads() == ["0002"]
-    assert [s.revision for s in scripts.walk_revisions()] == ["0002", "0001"]
+    assert scripts.get_heads() == ["0003"]
+    assert [s.revision for s in scripts.walk_revisions()] == ["0003", "0002", "0001"]
 
 
 # -- the schema refuses invalid states -----------------------------------------------------
@@ -346,6 +356,17 @@ INVALID: dict[str, tuple[Callable[[Session], None], str]] = {
     "member with another counselor": (_change(MatchMember, counselor_id="c-ben"), FOREIGN_KEY),
     "inbox item for another counselor": (_change(InboxItem, counselor_id="c-ben"), FOREIGN_KEY),
     "record version 0": (_change(RecordVersion, version=0), CHECK),
+    # The outbox can hold only fixed words: never an address or a server's reply.
+    "outbox error that is free text": (
+        _change(OutboxRow, last_error_kind="550 ana@counsel.example"),
+        CHECK,
+    ),
+    "unknown outbox kind": (_change(OutboxRow, kind="match-details"), CHECK),
+    "negative outbox attempts": (_change(OutboxRow, attempts=-1), CHECK),
+    "outbox row for an unknown counselor": (
+        _change(OutboxRow, counselor_id="c-nobody"),
+        FOREIGN_KEY,
+    ),
     "unknown session kind": (_change(AuthSession, kind="magic"), CHECK),
     "invite used too often": (_change(InviteCode, uses=6), CHECK),
     "short leaf": (_change(LogLeaf, leaf=b"\x00" * 58), CHECK),
@@ -424,4 +445,69 @@ def test_two_processes_starting_at_once_migrate_once(make_database: DatabaseFact
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "the migrations deadlocked"
     assert failures == []
-    assert [h.current_revision() for h in handles] == ["0002", "0002"]
+    assert [h.current_revision() for h in handles] == ["0003", "0003"]
+
+
+# -- revision 0003: notify_email and the outbox ---------------------------------------------
+
+
+def _counselor_row(session: Session, counselor_id: str) -> None:
+    # Through Core with the columns of revision 0002: the model has 0003's column.
+    session.execute(
+        Counselor.__table__.insert().values(
+            id=counselor_id,
+            public_key=secrets.token_bytes(32),
+            display_name=f"Counselor {counselor_id}",
+            vouching_signature=secrets.token_bytes(64),
+            created_at_ms=NOW_MS,
+        )
+    )
+
+
+def test_0003_keeps_counselors_and_its_downgrade_drops_only_the_new_data(
+    make_database: DatabaseFactory, backend: str, tmp_path: Path
+) -> None:
+    address = "canary-" + secrets.token_hex(8) + "@counsel.example"
+    database = make_database(migrated=False)
+    database.upgrade("0002")
+    with database.engine.begin() as connection:
+        _counselor_row(Session(connection), "c-ana")
+        connection.commit()
+
+    database.upgrade("0003")
+    with database.read() as session:
+        (counselor,) = session.scalars(select(Counselor)).all()
+        # An existing counselor starts without an address: no emails until one is set.
+        assert (counselor.id, counselor.notify_email) == ("c-ana", None)
+    with database.transaction() as session:
+        session.get_one(Counselor, "c-ana").notify_email = address
+        session.add(
+            OutboxRow(
+                counselor_id="c-ana",
+                kind="new-match",
+                created_at_ms=NOW_MS,
+                attempts=0,
+                next_attempt_at_ms=NOW_MS,
+            )
+        )
+
+    database.downgrade("0002")  # documented: drops the outbox and the addresses
+    assert "outbox" not in _tables(database)
+    with database.engine.connect() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("counselors")}
+        ids = (
+            connection.execute(
+                Counselor.__table__.select().with_only_columns(Counselor.__table__.c.id)
+            )
+            .scalars()
+            .all()
+        )
+    assert "notify_email" not in columns
+    assert ids == ["c-ana"]
+    if backend == "sqlite":
+        database.checkpoint()
+        for file in tmp_path.iterdir():
+            assert address.encode() not in file.read_bytes(), file.name
+
+    database.upgrade()
+    assert _diff(database, Base.metadata) == []

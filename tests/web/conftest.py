@@ -120,18 +120,17 @@ class Env:
 
     # -- the escrow --------------------------------------------------------------------
 
-    def counselor(self, counselor_id: str) -> Counselor:
-        """Register a counselor through the operator route."""
+    def counselor(self, counselor_id: str, notify_email: str | None = None) -> Counselor:
+        """Register a counselor through the operator route (with a notify_email if given)."""
         private_key, public_key = hpke.generate_key_pair()
-        response = self.client.post(
-            "/v1/counselors",
-            json={
-                "id": counselor_id,
-                "display_name": f"Counselor {counselor_id}",
-                "public_key": public_key.hex(),
-            },
-            headers=self.operator(),
-        )
+        body = {
+            "id": counselor_id,
+            "display_name": f"Counselor {counselor_id}",
+            "public_key": public_key.hex(),
+        }
+        if notify_email is not None:
+            body["notify_email"] = notify_email
+        response = self.client.post("/v1/counselors", json=body, headers=self.operator())
         assert response.status_code == 201, response.text
         return Counselor(counselor_id, private_key, public_key, response.json()["token"])
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
 from notalone.crypto import hpke
-from notalone.storage.models import CounselorToken
+from notalone.storage.models import Counselor, CounselorToken
 from notalone.web.security import SECURITY_HEADERS
 from tests.web.conftest import Env
 
@@ -70,3 +70,34 @@ def test_duplicates_and_bad_counselors_are_refused_without_echo(env: Env) -> Non
             assert str(body["public_key"]) not in response.text
             assert "bad id" not in response.text
     assert [c["id"] for c in env.client.get("/v1/counselors").json()["counselors"]] == ["c-ana"]
+
+
+@BOTH
+def test_notify_email_is_stored_normalized_and_never_listed(env: Env) -> None:
+    env.counselor("c-ana", notify_email="Ana.Worker@Counsel.EXAMPLE")
+    env.counselor("c-ben")
+    listed = env.client.get("/v1/counselors")
+    assert "ana.worker" not in listed.text.lower()
+    assert "notify" not in listed.text
+    with env.database.read() as session:
+        stored = dict(session.execute(select(Counselor.id, Counselor.notify_email)).all())
+    # The domain is lower-cased (email-validator's normalization); the local part is kept.
+    assert stored == {"c-ana": "Ana.Worker@counsel.example", "c-ben": None}
+
+
+def test_a_bad_notify_email_is_refused_without_echo(env: Env) -> None:
+    _, key = hpke.generate_key_pair()
+    for address, status in [
+        ("not-an-address", 422),
+        ("Ana <ana@counsel.example>", 422),
+        ("ana@localhost", 422),
+        ("ånå@counsel.example", 422),
+        ("a" * 250 + "@counsel.example", 400),
+        ("", 400),
+    ]:
+        body = {"id": "c-x", "display_name": "X", "public_key": key.hex(), "notify_email": address}
+        response = env.client.post("/v1/counselors", json=body, headers=env.operator())
+        assert response.status_code == status, (address, response.text)
+        if address:
+            assert address not in response.text
+    assert env.client.get("/v1/counselors").json()["counselors"] == []

@@ -225,13 +225,26 @@ class EscrowClient:
             "invites",
         )
 
-    def register_counselor(self, counselor_id: str, display_name: str, public_key: bytes) -> str:
-        """POST /v1/counselors (operator token): the counselor's inbox token, shown once."""
-        body = self._request(
-            "POST",
-            "/v1/counselors",
-            {"id": counselor_id, "display_name": display_name, "public_key": public_key.hex()},
-        )
+    def register_counselor(
+        self,
+        counselor_id: str,
+        display_name: str,
+        public_key: bytes,
+        *,
+        notify_email: str | None = None,
+    ) -> str:
+        """POST /v1/counselors (operator token): the counselor's inbox token, shown once.
+
+        `notify_email`, if given, is the counselor's work address for "you have a new
+        match" emails (docs/escrow-api.md, "Notifications")."""
+        payload: dict[str, object] = {
+            "id": counselor_id,
+            "display_name": display_name,
+            "public_key": public_key.hex(),
+        }
+        if notify_email is not None:
+            payload["notify_email"] = notify_email
+        body = self._request("POST", "/v1/counselors", payload)
         return _str(body, "token")
 
     # ------------------------------------------------------------------ accounts

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from email_validator import EmailNotValidError, validate_email
 
 from notalone.errors import ConflictError, EncodingError, InputError, VerificationError
 from notalone.protocol.slots import (
@@ -51,6 +52,8 @@ COUNSELOR_TOKEN_BYTES = 32
 #: An entry names a person by a few identifiers (email, phone, profiles), one slot each.
 MAX_SLOTS_PER_ENTRY = 16
 MAX_DISPLAY_NAME_CHARS = 200
+#: RFC 5321's limit on a forward path (the column `counselors.notify_email` is as wide).
+MAX_NOTIFY_EMAIL_CHARS = 254
 #: Counselor ids are short public names chosen by the operator; ASCII keeps the signed
 #: length byte equal to the character count.
 COUNSELOR_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -156,9 +159,12 @@ class CounselorRecord:
 class CounselorStore(Protocol):
     """The counselor registry and the hashes of counselor tokens."""
 
-    def add(self, counselor: CounselorRecord, token_hash: bytes) -> None:
-        """Store the counselor and its first token in one transaction; ConflictError if
-        the id or the public key is already registered."""
+    def add(
+        self, counselor: CounselorRecord, token_hash: bytes, notify_email: str | None = None
+    ) -> None:
+        """Store the counselor, its first token and its notification address (or None)
+        in one transaction; ConflictError if the id or the public key is already
+        registered. The address is write-only: `list_counselors` never returns it."""
         ...
 
     def list_counselors(self) -> list[CounselorRecord]:
@@ -176,8 +182,11 @@ class InMemoryCounselorStore:
     def __init__(self) -> None:
         self.counselors: dict[str, CounselorRecord] = {}
         self.tokens: dict[bytes, str] = {}
+        self.notify_emails: dict[str, str] = {}
 
-    def add(self, counselor: CounselorRecord, token_hash: bytes) -> None:
+    def add(
+        self, counselor: CounselorRecord, token_hash: bytes, notify_email: str | None = None
+    ) -> None:
         """See `CounselorStore.add`."""
         if counselor.id in self.counselors or any(
             c.public_key == counselor.public_key for c in self.counselors.values()
@@ -185,6 +194,8 @@ class InMemoryCounselorStore:
             raise ConflictError(COUNSELOR_TAKEN)
         self.counselors[counselor.id] = counselor
         self.tokens[token_hash] = counselor.id
+        if notify_email is not None:
+            self.notify_emails[counselor.id] = notify_email
 
     def list_counselors(self) -> list[CounselorRecord]:
         """See `CounselorStore.list_counselors`."""
@@ -334,10 +345,20 @@ class EscrowService:
     # -- counselors ----------------------------------------------------------------------
 
     def register_counselor(
-        self, counselor_id: str, display_name: str, public_key: bytes
+        self,
+        counselor_id: str,
+        display_name: str,
+        public_key: bytes,
+        notify_email: str | None = None,
     ) -> NewCounselor:
-        """Operator: vouch for a counselor's X25519 key and issue their inbox token."""
+        """Operator: vouch for a counselor's X25519 key and issue their inbox token.
+
+        `notify_email`, if given, is the counselor's work address for "you have a new
+        match" emails (`notalone.services.notifications`); it is checked for syntax only
+        and stored normalized, never shown to survivors.
+        """
         check_counselor_id(counselor_id)
+        address = None if notify_email is None else normalize_notify_email(notify_email)
         name = display_name.strip() if isinstance(display_name, str) else ""
         if not 1 <= len(name) <= MAX_DISPLAY_NAME_CHARS:
             raise InputError(f"a display name is 1 to {MAX_DISPLAY_NAME_CHARS} characters")
@@ -351,7 +372,7 @@ class EscrowService:
             created_at_ms=self._clock(),
         )
         token = secrets.token_hex(COUNSELOR_TOKEN_BYTES)
-        self._counselors.add(record, counselor_token_hash(token))
+        self._counselors.add(record, counselor_token_hash(token), address)
         return NewCounselor(record, token)
 
     def counselors(self) -> list[CounselorRecord]:
@@ -384,6 +405,28 @@ def check_counselor_id(counselor_id: str) -> None:
             "a counselor id is 1 to 64 ASCII letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
+
+
+def normalize_notify_email(address: str) -> str:
+    """A counselor's notification address, normalized; InputError unless it is a plain
+    ASCII address (syntax only: no DNS lookup, no display name, no quoted local part)."""
+    if not isinstance(address, str) or not 3 <= len(address) <= MAX_NOTIFY_EMAIL_CHARS:
+        raise InputError(f"a notify_email is 3 to {MAX_NOTIFY_EMAIL_CHARS} characters")
+    try:
+        validated = validate_email(
+            address,
+            check_deliverability=False,
+            # ASCII only: every SMTP server can then carry it (no SMTPUTF8 needed).
+            allow_smtputf8=False,
+            allow_display_name=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_empty_local=False,
+        )
+    except EmailNotValidError as e:
+        # The address is not repeated: messages never hold contact data.
+        raise InputError("notify_email is not a valid email address") from e
+    return str(validated.normalized)
 
 
 def vouching_message(counselor_id: str, public_key: bytes) -> bytes:

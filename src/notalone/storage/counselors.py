@@ -4,7 +4,8 @@
 `counselors` holds each counselor's public X25519 key and the operator's vouching
 signature (public data); `counselor_tokens` holds only SHA-256 hashes of the bearer
 tokens counselors read their inboxes with. A counselor and their first token are stored
-in one transaction.
+in one transaction. `counselors.notify_email` (revision 0003) is written here and read
+only by `notalone.storage.outbox`: `list_counselors` never selects it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ class SqlCounselorStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def add(self, counselor: CounselorRecord, token_hash: bytes) -> None:
+    def add(
+        self, counselor: CounselorRecord, token_hash: bytes, notify_email: str | None = None
+    ) -> None:
         """See `CounselorStore.add`."""
         try:
             with self._db.transaction() as session:
@@ -45,6 +48,7 @@ class SqlCounselorStore:
                         display_name=counselor.display_name,
                         vouching_signature=counselor.vouching_signature,
                         created_at_ms=counselor.created_at_ms,
+                        notify_email=notify_email,
                     )
                 )
                 # The token's foreign key needs its counselor first.

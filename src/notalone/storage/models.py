@@ -21,7 +21,7 @@ them with `alembic.autogenerate.compare_metadata` on SQLite and PostgreSQL.
                         ├─< records ─< record_versions >── log_leaves
                         └─< entries ─< slots >── counselors
     matches ─< match_members >── slots          tree_heads (signed tree heads)
-                 └─< inbox_items >── counselors ─< counselor_tokens
+                 └─< inbox_items >── counselors ─< counselor_tokens, outbox
 """
 
 from __future__ import annotations
@@ -70,6 +70,25 @@ SLOT_WITHDRAWN = "withdrawn"
 SLOT_FORGED = "forged"
 SLOT_STATES = (SLOT_LIVE, SLOT_WITHDRAWN, SLOT_FORGED)
 SESSION_KINDS = ("cookie", "bearer")
+#: The notifications the outbox carries (revision 0003): only "there is something new".
+OUTBOX_NEW_MATCH = "new-match"
+OUTBOX_KINDS = (OUTBOX_NEW_MATCH,)
+#: Why a delivery failed, as a fixed word: the schema refuses anything else, so an address,
+#: a server's reply or message content can never land in `outbox.last_error_kind`.
+OUTBOX_ERROR_KINDS = (
+    "refused",
+    "timeout",
+    "network",
+    "tls",
+    "auth",
+    "recipient-refused",
+    "smtp-temporary",
+    "smtp-permanent",
+    "no-address",
+    "other",
+)
+#: RFC 5321's limit on a forward path.
+MAX_EMAIL_CHARS = 254
 
 
 def _length(column: str, size: int) -> CheckConstraint:
@@ -271,6 +290,9 @@ class Counselor(Base):
     display_name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
     vouching_signature: Mapped[bytes] = mapped_column(LargeBinary)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    # Added by revision 0003: the counselor's work address for "you have a new match"
+    # emails (never survivor data). NULL: no emails; never shown by GET /v1/counselors.
+    notify_email: Mapped[str | None] = mapped_column(String(MAX_EMAIL_CHARS))
 
 
 class CounselorToken(Base):
@@ -422,3 +444,43 @@ class InboxItem(Base):
     counselor_id: Mapped[str] = mapped_column(ForeignKey("counselors.id"))
     inner_box: Mapped[bytes] = mapped_column(LargeBinary)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- notifications ------------------------------------------------------------------------
+
+
+class OutboxRow(Base):
+    """A notification owed to a counselor ("new-match"), kept until it is delivered.
+
+    Added by revision 0003. Written in the transaction that puts the packages in the
+    counselor's inbox; `notalone.storage.outbox` claims due rows and records each attempt.
+    It holds no address, match, slot or package: only who is owed a notification, when
+    to try next and, after a failure, a fixed word for why (`OUTBOX_ERROR_KINDS`).
+    The id is an ordinal, like `tree_heads.id`: it is never shown outside the escrow.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        _in("kind", OUTBOX_KINDS),
+        _in("last_error_kind", OUTBOX_ERROR_KINDS),
+        _not_negative("created_at_ms"),
+        _not_negative("attempts"),
+        _not_negative("next_attempt_at_ms"),
+        # What the claiming query scans: undelivered rows by due time.
+        Index(
+            "ix_outbox_due",
+            "next_attempt_at_ms",
+            sqlite_where=text("delivered_at_ms IS NULL"),
+            postgresql_where=text("delivered_at_ms IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    counselor_id: Mapped[str] = mapped_column(ForeignKey("counselors.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    #: Delivery attempts made so far, the successful one included.
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at_ms: Mapped[int] = mapped_column(BigInteger)
+    delivered_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_error_kind: Mapped[str | None] = mapped_column(String(32))

@@ -29,10 +29,12 @@ from pydantic import BaseModel
 
 from notalone.services.accounts import AccountService, Idempotency
 from notalone.services.escrow import EscrowService
+from notalone.services.notifications import NotificationService
 from notalone.services.records import RecordService
 from notalone.storage.accounts import SqlAccountStore, SqlIdempotencyStore
 from notalone.storage.counselors import SqlCounselorStore
 from notalone.storage.engine import Database
+from notalone.storage.outbox import SqlOutbox
 from notalone.storage.records import RecordRepository
 from notalone.storage.slots import SlotRepository
 from notalone.web.api.accounts import accounts_router
@@ -41,6 +43,7 @@ from notalone.web.api.escrow import escrow_router
 from notalone.web.api.keyservers import KeyServerRelay
 from notalone.web.api.records import records_router
 from notalone.web.csrf import CrossSiteWriteMiddleware
+from notalone.web.notifier import Notifier, SmtpMailer
 from notalone.web.pages import pages_router, static_files
 from notalone.web.problems import install_problem_handlers
 from notalone.web.security import (
@@ -77,11 +80,17 @@ class Services:
     idempotency: Idempotency
     escrow: EscrowService | None = None
     records: RecordService | None = None
+    #: None without SMTP settings: outbox rows then wait (docs/escrow-api.md).
+    notifications: NotificationService | None = None
 
 
 def build_services(settings: EscrowSettings, database: Database) -> Services:
     """The services of a deployment, on its database."""
-    escrow = records = None
+    escrow = records = notifications = None
+    if settings.notifications_configured:
+        notifications = NotificationService(
+            SqlOutbox(database), SmtpMailer(settings), settings.clock_ms
+        )
     if settings.escrow_configured:
         # escrow_configured guarantees every key below (EscrowSettings checks them).
         assert settings.vouching_key is not None  # noqa: S101
@@ -107,6 +116,7 @@ def build_services(settings: EscrowSettings, database: Database) -> Services:
         ),
         escrow=escrow,
         records=records,
+        notifications=notifications,
     )
 
 
@@ -191,10 +201,18 @@ def create_app(
     """Build the escrow's web application; `keyserver_transport` replaces the network
     between the key-server relay and the key servers (tests)."""
     relay = KeyServerRelay(keyserver_transport)
+    notifier = None
+    if services.notifications is not None:
+        notifier = Notifier(services.notifications, settings.notify_poll_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The notifier sends counselors' "new match" emails while the app serves.
+        if notifier is not None:
+            notifier.start()
         yield
+        if notifier is not None:
+            notifier.stop()
         await relay.aclose()
 
     app = FastAPI(

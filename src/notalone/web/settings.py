@@ -39,7 +39,7 @@ from notalone.protocol.tickets import (
     TicketIssuer,
 )
 from notalone.services.accounts import AccountPolicy
-from notalone.services.escrow import EscrowPolicy
+from notalone.services.escrow import EscrowPolicy, normalize_notify_email
 from notalone.web import keyfiles
 
 MIN_SECRET_BYTES = 32
@@ -93,6 +93,19 @@ class EscrowSettings:
     ticket_lifetime_ms: int = DEFAULT_LIFETIME_MS
     log_signing_key: Ed25519PrivateKey | None = field(default=None, repr=False)
     vouching_key: Ed25519PrivateKey | None = field(default=None, repr=False)
+    # -- counselor notifications by SMTP (docs/escrow-api.md, "Notifications") ----------
+    #: No host: the notifier does not run and outbox rows wait for one.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    #: The From address of the notifications; required with smtp_host.
+    smtp_sender: str | None = None
+    #: STARTTLS with certificate checks before anything else is said; on by default.
+    smtp_starttls: bool = True
+    smtp_username: str | None = field(default=None, repr=False)
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_timeout_s: float = 10.0
+    #: How often the notifier looks for due notifications.
+    notify_poll_s: float = 5.0
     clock_ms: Callable[[], int] = _wall_clock_ms
 
     def __post_init__(self) -> None:
@@ -127,6 +140,46 @@ class EscrowSettings:
         Argon2Params(self.hash_time_cost, self.hash_memory_kib)
         Argon2Params(self.client_floor_time_cost, self.client_floor_memory_kib)
         self._check_escrow()
+        self._check_smtp()
+
+    def _check_smtp(self) -> None:
+        # Messages name the setting, never its value (a password, or an address).
+        for name, low, high in (
+            ("smtp_timeout_s", 1, 60),
+            ("notify_poll_s", 0.01, 3600),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(f"{name} must be a number")
+            if not low <= value <= high:
+                raise InputError(f"{name} must be from {low} to {high}")
+        port = self.smtp_port
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise InputError("smtp_port must be an integer from 1 to 65535")
+        if not isinstance(self.smtp_starttls, bool):
+            raise InputError("smtp_starttls must be true or false")
+        for name in ("smtp_host", "smtp_sender", "smtp_username", "smtp_password"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise InputError(f"{name} must be a non-empty string")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise InputError("smtp_username and smtp_password come together")
+        if self.smtp_host is None:
+            return
+        if self.smtp_sender is None:
+            raise InputError("smtp_sender is required with smtp_host")
+        try:
+            normalize_notify_email(self.smtp_sender)
+        except InputError as e:
+            raise InputError("smtp_sender must be a plain email address") from e
+        if self.smtp_username is not None and not self.smtp_starttls:
+            # Secure by default: a password is never sent in the clear.
+            raise InputError("smtp_username and smtp_password need smtp_starttls")
+
+    @property
+    def notifications_configured(self) -> bool:
+        """Whether the notifier runs: an SMTP host is set (and the escrow is configured)."""
+        return self.smtp_host is not None and self.escrow_configured
 
     def _check_escrow(self) -> None:
         escrow = {

@@ -2,7 +2,8 @@
 
     GET  /v1/counselors         public: {counselors: [{id, display_name, public_key,
                                 fingerprint, vouching_signature}]}
-    POST /v1/counselors         operator: {id, display_name, public_key} → 201 {id, token}
+    POST /v1/counselors         operator: {id, display_name, public_key, notify_email?}
+                                → 201 {id, token}
     GET  /v1/counselor/inbox    counselor token: {items: [{match_id, slot_id, inner,
                                 created_at_ms, other_counselors}]}
 
@@ -21,7 +22,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, StringConstraints
 
-from notalone.services.escrow import MAX_DISPLAY_NAME_CHARS, counselor_fingerprint
+from notalone.services.escrow import (
+    MAX_DISPLAY_NAME_CHARS,
+    MAX_NOTIFY_EMAIL_CHARS,
+    counselor_fingerprint,
+)
 from notalone.web.api.common import AUTH_PROBLEMS, Hex32, Strict, json_response
 from notalone.web.auth import current_counselor, escrow_of, require_operator
 from notalone.web.problems import problem_doc
@@ -33,6 +38,11 @@ class CounselorRequest(Strict):
     id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DISPLAY_NAME_CHARS)]
     public_key: Hex32
+    #: The counselor's work address for "you have a new match" emails; write-only: no
+    #: route returns it (survivors read GET /v1/counselors).
+    notify_email: (
+        Annotated[str, StringConstraints(min_length=3, max_length=MAX_NOTIFY_EMAIL_CHARS)] | None
+    ) = None
 
 
 class CounselorCreated(BaseModel):
@@ -104,13 +114,13 @@ def counselors_router() -> APIRouter:
         responses={
             **AUTH_PROBLEMS,
             409: problem_doc("A counselor has this id or public key."),
-            422: problem_doc("The id, name or key is refused."),
+            422: problem_doc("The id, name, key or notify_email is refused."),
         },
     )
     def register_counselor(body: CounselorRequest, request: Request) -> Response:
         """Operator: vouch for a counselor's key; returns their inbox token once."""
         made = escrow_of(request).register_counselor(
-            body.id, body.display_name, bytes.fromhex(body.public_key)
+            body.id, body.display_name, bytes.fromhex(body.public_key), body.notify_email
         )
         return json_response({"id": made.counselor.id, "token": made.token}, status=201)
 

@@ -1,0 +1,165 @@
+"""The outbox of counselor notifications in SQL: `OutboxStore` of
+`notalone.services.notifications`.
+
+Rows are written by matching (`enqueue_new_match`, called inside the insert's
+transaction by `notalone.storage.slots`) and delivered by the app's notifier.
+
+Claiming (`claim`): in one short write transaction, select undelivered rows whose
+`next_attempt_at_ms` has come and push that time forward by a lease, so no other claim
+returns them while the claimer sends. On PostgreSQL the select is `FOR UPDATE SKIP
+LOCKED`: two escrow processes claiming at once get disjoint rows without waiting for each
+other (and READ COMMITTED re-checks a row a competitor has just leased). On SQLite the
+single writer runs one claim at a time. The SMTP exchange happens after the commit, never
+inside a transaction: on SQLite that would hold the only writer for a network round trip.
+
+Nothing here stores or logs an address outside `counselors.notify_email`; a failure is
+recorded as a fixed word (`OUTBOX_ERROR_KINDS`, enforced by a CHECK constraint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from notalone.errors import InputError
+from notalone.services.notifications import Notification
+from notalone.storage.engine import Database
+from notalone.storage.models import OUTBOX_ERROR_KINDS, OUTBOX_NEW_MATCH, Counselor, OutboxRow
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    """One outbox row as operators and tests see it (no address)."""
+
+    id: int
+    counselor_id: str
+    kind: str
+    created_at_ms: int
+    attempts: int
+    next_attempt_at_ms: int
+    delivered_at_ms: int | None
+    last_error_kind: str | None
+
+
+def enqueue_new_match(session: Session, counselor_ids: Iterable[str], now_ms: int) -> None:
+    """Owe one "new-match" notification to each of these counselors that has a
+    notify_email, in the caller's transaction; counselors without one get no row."""
+    wanted = sorted(set(counselor_ids))
+    if not wanted:
+        return
+    notified = session.scalars(
+        select(Counselor.id)
+        .where(Counselor.id.in_(wanted), Counselor.notify_email.is_not(None))
+        .order_by(Counselor.id)
+    ).all()
+    session.add_all(
+        OutboxRow(
+            counselor_id=counselor_id,
+            kind=OUTBOX_NEW_MATCH,
+            created_at_ms=now_ms,
+            attempts=0,
+            next_attempt_at_ms=now_ms,
+            delivered_at_ms=None,
+            last_error_kind=None,
+        )
+        for counselor_id in notified
+    )
+
+
+def claim(session: Session, now_ms: int, limit: int, lease_ms: int) -> list[Notification]:
+    """Claim up to `limit` due rows in the caller's write transaction (see the module
+    docstring); each comes with its counselor's current notify_email."""
+    rows = session.execute(
+        select(OutboxRow.id, OutboxRow.counselor_id, OutboxRow.kind, OutboxRow.attempts)
+        .where(OutboxRow.delivered_at_ms.is_(None), OutboxRow.next_attempt_at_ms <= now_ms)
+        .order_by(OutboxRow.next_attempt_at_ms, OutboxRow.id)
+        .limit(limit)
+        # PostgreSQL: rows another claimer holds are skipped, not waited for. SQLite
+        # renders no locking clause; its single writer is the lock.
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_([r.id for r in rows]))
+        .values(next_attempt_at_ms=now_ms + lease_ms)
+    )
+    found = session.execute(
+        select(Counselor.id, Counselor.notify_email).where(
+            Counselor.id.in_({r.counselor_id for r in rows})
+        )
+    ).all()
+    addresses: dict[str, str | None] = {row.id: row.notify_email for row in found}
+    return [
+        Notification(r.id, r.counselor_id, r.kind, r.attempts, addresses.get(r.counselor_id))
+        for r in rows
+    ]
+
+
+class SqlOutbox:
+    """The outbox in one `Database`."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def claim_due(self, now_ms: int, limit: int, lease_ms: int) -> list[Notification]:
+        """See `OutboxStore.claim_due`."""
+        if limit < 1 or lease_ms < 1:
+            raise InputError("a claim needs a positive limit and lease")
+        # A read first: most rounds find nothing due, and then take no write turn (on
+        # SQLite, the writer that slot inserts wait for).
+        with self._db.read() as session:
+            due = session.scalar(
+                select(OutboxRow.id)
+                .where(OutboxRow.delivered_at_ms.is_(None), OutboxRow.next_attempt_at_ms <= now_ms)
+                .limit(1)
+            )
+        if due is None:
+            return []
+        with self._db.transaction() as session:
+            return claim(session, now_ms, limit, lease_ms)
+
+    def mark_delivered(self, notification_id: int, now_ms: int) -> None:
+        """See `OutboxStore.mark_delivered`."""
+        with self._db.transaction() as session:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == notification_id, OutboxRow.delivered_at_ms.is_(None))
+                .values(attempts=OutboxRow.attempts + 1, delivered_at_ms=now_ms)
+            )
+
+    def mark_failed(self, notification_id: int, error_kind: str, next_attempt_at_ms: int) -> None:
+        """See `OutboxStore.mark_failed`."""
+        kind = error_kind if error_kind in OUTBOX_ERROR_KINDS else "other"
+        with self._db.transaction() as session:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == notification_id, OutboxRow.delivered_at_ms.is_(None))
+                .values(
+                    attempts=OutboxRow.attempts + 1,
+                    next_attempt_at_ms=next_attempt_at_ms,
+                    last_error_kind=kind,
+                )
+            )
+
+    def rows(self) -> list[OutboxView]:
+        """Every outbox row, oldest first (operators and tests)."""
+        with self._db.read() as session:
+            found = session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
+            return [
+                OutboxView(
+                    r.id,
+                    r.counselor_id,
+                    r.kind,
+                    r.created_at_ms,
+                    r.attempts,
+                    r.next_attempt_at_ms,
+                    r.delivered_at_ms,
+                    r.last_error_kind,
+                )
+                for r in found
+            ]
