@@ -49,8 +49,8 @@ NEW_MATCH_BODY = (
     "-- NotAlone (an automated message; replies are not read)\n"
 )
 
-#: Why a delivery failed. The same words as `notalone.storage.models.OUTBOX_ERROR_KINDS`,
-#: which the schema enforces (a test checks that the two lists agree).
+#: Why a delivery failed: `notalone.storage.models.OUTBOX_ERROR_KINDS` is this list, and
+#: the schema enforces it (migration 0003 keeps a frozen copy; a test checks they agree).
 ERROR_KINDS = (
     "refused",
     "timeout",

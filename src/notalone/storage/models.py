@@ -41,6 +41,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from notalone.services.notifications import ERROR_KINDS
+
 # Constraint names are fixed by convention so that SQLite and PostgreSQL, the models and
 # the migrations all agree, and a later migration can name what it alters.
 NAMING_CONVENTION = {
@@ -73,20 +75,10 @@ SESSION_KINDS = ("cookie", "bearer")
 #: The notifications the outbox carries (revision 0003): only "there is something new".
 OUTBOX_NEW_MATCH = "new-match"
 OUTBOX_KINDS = (OUTBOX_NEW_MATCH,)
-#: Why a delivery failed, as a fixed word: the schema refuses anything else, so an address,
-#: a server's reply or message content can never land in `outbox.last_error_kind`.
-OUTBOX_ERROR_KINDS = (
-    "refused",
-    "timeout",
-    "network",
-    "tls",
-    "auth",
-    "recipient-refused",
-    "smtp-temporary",
-    "smtp-permanent",
-    "no-address",
-    "other",
-)
+#: Why a delivery failed, as a fixed word (the notification service's list): the schema
+#: refuses anything else, so an address, a server's reply or message content can never
+#: land in `outbox.last_error_kind`. Migration 0003 keeps its own frozen copy.
+OUTBOX_ERROR_KINDS = ERROR_KINDS
 #: RFC 5321's limit on a forward path.
 MAX_EMAIL_CHARS = 254
 
