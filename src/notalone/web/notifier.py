@@ -110,6 +110,8 @@ class Notifier:
         """Start the thread (once)."""
         if self._thread is not None:
             raise RuntimeError("the notifier is already started")
+        # A fresh event per run: an app's lifespan may start it again after a stop.
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notalone-notifier", daemon=True)
         self._thread.start()
 
@@ -118,11 +120,13 @@ class Notifier:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            self._thread = None
 
     def _run(self) -> None:
+        stopping = self._stopping
         while True:
             try:
-                done = self._service.deliver_due(lambda: not self._stopping.is_set())
+                done = self._service.deliver_due(lambda: not stopping.is_set())
             except Exception as e:  # noqa: BLE001 - a bad round must not end the thread.
                 # The type only: a database error's text could quote a row.
                 logger.warning("notification round failed (%s); next round", type(e).__name__)
@@ -133,5 +137,5 @@ class Notifier:
                         done.delivered,
                         done.failed,
                     )
-            if self._stopping.wait(self._poll_s):
+            if stopping.wait(self._poll_s):
                 return
