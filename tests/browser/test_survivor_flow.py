@@ -11,6 +11,7 @@ request the pages make goes to the app's own origin, and the entries page shows
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, expect
@@ -31,7 +32,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def test_two_browsers_and_the_cli_name_one_person(browser: Browser, up: Up, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_two_browsers_and_the_cli_name_one_person(browser: Browser, up: Up, tmp_path: Path) -> None:
     survivors = []
     for number in range(2):
         context = browser.new_context()
