@@ -8,11 +8,11 @@
 // encrypted local draft while the survivor works.
 
 import {
-  addEntry, canonicalPreview, clearDraft, listCounselors, loadDraft, saveDraft,
+  addEntry, canonicalPreview, clearDraft, listCounselors, loadDraft,
 } from '../client/index.js';
 import {
-  byId, clearMessages, debounce, draftContent, draftKey, el, fieldError, formatTime,
-  isLeaving, messageOf, progressFor, setBusy, showError, showStatus, startPage,
+  byId, clearMessages, debounce, draftContent, draftKey, el, fieldError, keepDraft,
+  messageOf, progressFor, setBusy, showError, showStatus, startPage,
 } from './ui.js';
 
 const MAX_IDENTIFIERS = 64; // the key servers' batch limit (docs/client-entries.md)
@@ -217,27 +217,10 @@ startPage(async () => {
     addRow();
   }
 
-  const autosave = debounce(async () => {
-    if (isLeaving()) return;
-    const content = readForm();
-    try {
-      if (isBlank(content)) {
-        await clearDraft(key);
-        draftState.textContent = '';
-      } else {
-        await saveDraft(key, { content, savedAtMs: Date.now() });
-        draftState.textContent = `Draft kept, encrypted, on this device at ${formatTime(Date.now())}.`;
-      }
-    } catch (error) {
-      draftState.textContent = `The draft could not be kept on this device: ${messageOf(error)}`;
-    }
-  }, AUTOSAVE_MS);
-  form.addEventListener('input', autosave);
-  form.addEventListener('change', autosave);
-  document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'hidden') autosave.flush();
+  const autosave = keepDraft({
+    form, key, readForm, isUnchanged: isBlank, state: draftState, waitMs: AUTOSAVE_MS,
+    events: ['input', 'change'],
   });
-  window.addEventListener('pagehide', () => autosave.flush());
 
   byId('discard-draft').addEventListener('click', async () => {
     autosave.cancel();

@@ -7,14 +7,14 @@
 //   record's versions. "Check the receipts again" runs verifyLog().
 
 import {
-  addRecord, addVersion, clearDraft, listRecords, loadDraft, saveDraft, verifyLog,
+  addRecord, addVersion, clearDraft, listRecords, loadDraft, verifyLog,
 } from '../client/index.js';
 import {
   FIELDS, emptyContent, fieldText, isEmpty, latestVersion, newestFirst, normalizeContent,
   receiptCount, receiptFor, receiptText, sameContent, textToWitnesses, witnessesToText,
 } from './recordkit.js';
 import {
-  byId, clearMessages, debounce, draftContent, draftKey, el, formatTime, isLeaving,
+  byId, clearMessages, draftContent, draftKey, el, formatTime, keepDraft,
   messageOf, progressFor, setBusy, showError, showStatus, startPage,
 } from './ui.js';
 
@@ -141,26 +141,10 @@ startPage(async () => {
   }
 
   // -- Autosave ----------------------------------------------------------------------
-  const autosave = debounce(async () => {
-    if (isLeaving()) return;
-    const content = readForm();
-    try {
-      if (sameContent(content, saved)) {
-        await clearDraft(key);
-        draftState.textContent = '';
-      } else {
-        await saveDraft(key, { content, savedAtMs: Date.now() });
-        draftState.textContent = `Draft kept, encrypted, on this device at ${formatTime(Date.now())}.`;
-      }
-    } catch (error) {
-      draftState.textContent = `The draft could not be kept on this device: ${messageOf(error)}`;
-    }
-  }, AUTOSAVE_MS);
-  form.addEventListener('input', autosave);
-  document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'hidden') autosave.flush();
+  const autosave = keepDraft({
+    form, key, readForm, isUnchanged: (content) => sameContent(content, saved),
+    state: draftState, waitMs: AUTOSAVE_MS,
   });
-  window.addEventListener('pagehide', () => autosave.flush());
 
   byId('discard-draft').addEventListener('click', async () => {
     autosave.cancel();

@@ -4,7 +4,7 @@
 //
 // This module is imported by the page scripts; the build bundles it into each of them.
 
-import { currentUser, logout, quickExit } from '../client/index.js';
+import { clearDraft, currentUser, logout, quickExit, saveDraft } from '../client/index.js';
 
 /** The element with this id (or null). */
 export function byId(id) {
@@ -259,4 +259,36 @@ export function draftContent(draft) {
   if (!draft || typeof draft !== 'object') return null;
   if (draft.content && typeof draft.content === 'object') return draft;
   return { content: draft, savedAtMs: null };
+}
+
+/**
+ * Keep a form's unsaved content as an encrypted local draft (SDK saveDraft), so that
+ * nothing is lost to a timeout or a closed tab: `waitMs` after the last change on any of
+ * `events`, when the tab is hidden, and when the page goes away. `readForm()` gives the
+ * content; `isUnchanged(content)` true means there is nothing worth keeping (the draft is
+ * cleared instead). `state` shows what happened. Returns the debounced save, whose
+ * cancel() and flush() the page may call.
+ */
+export function keepDraft({ form, key, readForm, isUnchanged, state, waitMs, events = ['input'] }) {
+  const autosave = debounce(async () => {
+    if (isLeaving()) return;
+    const content = readForm();
+    try {
+      if (isUnchanged(content)) {
+        await clearDraft(key);
+        state.textContent = '';
+      } else {
+        await saveDraft(key, { content, savedAtMs: Date.now() });
+        state.textContent = `Draft kept, encrypted, on this device at ${formatTime(Date.now())}.`;
+      }
+    } catch (error) {
+      state.textContent = `The draft could not be kept on this device: ${messageOf(error)}`;
+    }
+  }, waitMs);
+  for (const name of events) form.addEventListener(name, autosave);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'hidden') autosave.flush();
+  });
+  window.addEventListener('pagehide', () => autosave.flush());
+  return autosave;
 }
