@@ -11,7 +11,7 @@ import {
 } from '../client/index.js';
 import {
   FIELDS, emptyContent, fieldText, isEmpty, latestVersion, newestFirst, normalizeContent,
-  receiptCount, receiptFor, receiptText, sameContent, textToWitnesses, witnessesToText,
+  receiptFor, receiptText, sameContent, textToWitnesses, verifiedText, witnessesToText,
 } from './recordkit.js';
 import {
   byId, clearMessages, draftContent, draftKey, el, formatTime, keepDraft,
@@ -220,9 +220,7 @@ startPage(async () => {
     result.textContent = 'Checking…';
     try {
       verified = await verifyLog();
-      const n = receiptCount(verified);
-      result.textContent = `All ${n === 1 ? '1 receipt checks' : `${n} receipts check`} out: `
-        + `the log still holds every version, and has only grown (it now has ${verified.treeSize} entries).`;
+      result.textContent = verifiedText(verified);
       renderVersions();
     } catch (error) {
       result.textContent = '';

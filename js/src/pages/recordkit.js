@@ -117,6 +117,13 @@ export function receiptFor(recordId, version, verified) {
 }
 
 /** How many receipts a verifyLog() result checked (it may list them or count them). */
+/** What a successful verifyLog() tells the survivor (the records and record pages). */
+export function verifiedText(verified) {
+  const n = receiptCount(verified);
+  return `All ${n === 1 ? '1 receipt checks' : `${n} receipts check`} out: `
+    + `the log still holds every version, and has only grown (it now has ${verified.treeSize} entries).`;
+}
+
 export function receiptCount(verified) {
   if (!verified) return 0;
   if (Array.isArray(verified.receipts)) return verified.receipts.length;

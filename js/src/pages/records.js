@@ -4,7 +4,7 @@
 
 import { listRecords, loadDraft, verifyLog } from '../client/index.js';
 import {
-  latestVersion, normalizeContent, receiptCount, recordTitle,
+  latestVersion, normalizeContent, recordTitle, verifiedText,
 } from './recordkit.js';
 import {
   byId, draftContent, draftKey, el, formatTime, progressFor, showError, startPage,
@@ -56,9 +56,7 @@ startPage(async () => {
     result.textContent = 'Checking…';
     try {
       const checked = await verifyLog();
-      const n = receiptCount(checked);
-      result.textContent = `All ${n === 1 ? '1 receipt checks' : `${n} receipts check`} out: `
-        + `the log still holds every version, and has only grown (it now has ${checked.treeSize} entries).`;
+      result.textContent = verifiedText(checked);
     } catch (error) {
       result.textContent = '';
       showError(error);
