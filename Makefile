@@ -10,13 +10,15 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SYSTEM_PACKAGES := libsodium23
 # The browser tests drive Debian's chromium through Playwright; never a downloaded browser.
 BROWSER_PACKAGES := chromium
+# The core-dump canary scan (tests/e2e) dumps the running servers with gdb's gcore.
+TEST_PACKAGES := gdb
 # The survivor's pages run the protocol in JavaScript (js/): npm installs it from the lock
 # file, esbuild bundles it into the package's static files.
 JS_STAMP   := js/node_modules/.installed
 JS_BUNDLE  := src/notalone/web/static/js/notalone.js
 JS_SOURCES := $(shell find js/src js/test js/build.mjs -type f 2>/dev/null)
 
-.PHONY: help install system-deps node-deps browser-deps postgres test test-js lint typecheck up bench vectors lock clean
+.PHONY: help install system-deps node-deps browser-deps test-deps postgres test test-js lint typecheck up bench vectors lock clean
 
 help:
 	@echo "make up        install, then start NotAlone on embedded defaults"
@@ -43,6 +45,9 @@ system-deps:
 
 browser-deps:
 	$(call apt_install,$(BROWSER_PACKAGES))
+
+test-deps:
+	$(call apt_install,$(TEST_PACKAGES))
 
 node-deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
@@ -91,7 +96,7 @@ CORE_COVERAGE := --cov=notalone.errors --cov=notalone.crypto --cov=notalone.prot
 test-js: install
 	cd js && npm test
 
-test: install postgres browser-deps lint typecheck test-js
+test: install postgres browser-deps test-deps lint typecheck test-js
 	$(BIN)/python -m pytest $(CORE_COVERAGE)
 
 up: install
