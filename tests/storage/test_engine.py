@@ -208,9 +208,9 @@ def test_reads_see_committed_writes_only(database: Database) -> None:
 
 
 def test_upgrade_is_idempotent(database: Database) -> None:
-    assert database.current_revision() == "0003"
+    assert database.current_revision() == "0004"
     database.upgrade()
-    assert database.current_revision() == "0003"
+    assert database.current_revision() == "0004"
 
 
 def test_repr_names_the_dialect_only(database: Database, backend: str) -> None:

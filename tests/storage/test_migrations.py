@@ -27,7 +27,10 @@ from notalone.storage.models import (
     Account,
     AuthSession,
     Base,
+    Case,
+    CaseNote,
     Counselor,
+    CounselorEnrollment,
     CounselorToken,
     Entry,
     IdempotencyKey,
@@ -36,11 +39,21 @@ from notalone.storage.models import (
     LogLeaf,
     Match,
     MatchMember,
+    MemberCode,
+    MemberIssuance,
+    MemberMail,
     Organization,
+    OrganizationAdmin,
+    OrganizationAdminEnrollment,
+    OrganizationAdminToken,
+    OrganizationCounselor,
+    OrganizationKey,
     OutboxRow,
     Record,
     RecordVersion,
+    Report,
     SlotRow,
+    SpentToken,
     TreeHead,
 )
 from tests.storage.conftest import NOW_MS, DatabaseFactory
@@ -187,6 +200,87 @@ def _one_of_everything(session: Session, canary: bytes) -> None:
             created_at_ms=NOW_MS,
         )
     )
+    _one_of_everything_of_0004(session, canary, org=org, match=match)
+
+
+def _one_of_everything_of_0004(
+    session: Session, canary: bytes, *, org: bytes, match: bytes
+) -> None:
+    admin = secrets.token_bytes(16)
+    pseudonym = secrets.token_bytes(32)
+    later = NOW_MS + 60_000
+    session.add_all(
+        [
+            CounselorEnrollment(
+                code_hash=secrets.token_bytes(32),
+                counselor_id="c-bea",
+                display_name="Bea",
+                notify_email=None,
+                created_at_ms=NOW_MS,
+                expires_at_ms=later,
+            ),
+            Case(counselor_id="c-ana", match_id=match, state="contacted", updated_at_ms=NOW_MS),
+            OrganizationKey(
+                organization_id=org, public_key=secrets.token_bytes(32), created_at_ms=NOW_MS
+            ),
+            OrganizationAdmin(
+                id=admin, organization_id=org, display_name="Dee", created_at_ms=NOW_MS
+            ),
+            OrganizationAdminEnrollment(
+                code_hash=secrets.token_bytes(32),
+                organization_id=org,
+                display_name="Eve",
+                created_at_ms=NOW_MS,
+                expires_at_ms=later,
+            ),
+            OrganizationCounselor(organization_id=org, counselor_id="c-ana", added_at_ms=NOW_MS),
+            MemberCode(
+                code_hash=secrets.token_bytes(32),
+                organization_id=org,
+                member_pseudonym=pseudonym,
+                created_at_ms=NOW_MS,
+                expires_at_ms=later,
+            ),
+            MemberIssuance(
+                organization_id=org, member_pseudonym=pseudonym, period="2026-Q4", tokens_issued=1
+            ),
+            SpentToken(
+                organization_id=org, token_input=secrets.token_bytes(32), spent_at_ms=NOW_MS
+            ),
+            MemberMail(
+                organization_id=org,
+                kind="member-code",
+                recipient="member@work.example",
+                secret="code-" + canary.hex()[:16],
+                created_at_ms=NOW_MS,
+                attempts=0,
+                next_attempt_at_ms=NOW_MS,
+            ),
+        ]
+    )
+    session.flush()
+    session.add_all(
+        [
+            OrganizationAdminToken(
+                token_hash=secrets.token_bytes(32), admin_id=admin, created_at_ms=NOW_MS
+            ),
+            CaseNote(
+                id=secrets.token_bytes(16),
+                counselor_id="c-ana",
+                match_id=match,
+                sealed=canary,
+                created_at_ms=NOW_MS,
+            ),
+            Report(
+                id=secrets.token_bytes(16),
+                organization_id=org,
+                counselor_id="c-ana",
+                match_id=match,
+                sealed=canary,
+                created_at_ms=NOW_MS,
+            ),
+        ]
+    )
 
 
 # -- up and down --------------------------------------------------------------------------
@@ -199,7 +293,7 @@ def test_upgrade_head_on_an_empty_database_creates_every_table(
     assert database.current_revision() is None
     assert _tables(database) == set()
     database.upgrade()
-    assert database.current_revision() == "0003"
+    assert database.current_revision() == "0004"
     assert _tables(database) == TABLES
 
 
@@ -262,8 +356,8 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert (location / "env.py").is_file()
     assert (location / "script.py.mako").is_file()
     scripts = ScriptDirectory(str(location))
-    assert scripts.get_heads() == ["0003"]
-    assert [s.revision for s in scripts.walk_revisions()] == ["0003", "0002", "0001"]
+    assert scripts.get_heads() == ["0004"]
+    assert [s.revision for s in scripts.walk_revisions()] == ["0004", "0003", "0002", "0001"]
 
 
 # -- the schema refuses invalid states -----------------------------------------------------
@@ -445,7 +539,7 @@ def test_two_processes_starting_at_once_migrate_once(make_database: DatabaseFact
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "the migrations deadlocked"
     assert failures == []
-    assert [h.current_revision() for h in handles] == ["0003", "0003"]
+    assert [h.current_revision() for h in handles] == ["0004", "0004"]
 
 
 # -- revision 0003: notify_email and the outbox ---------------------------------------------

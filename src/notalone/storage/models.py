@@ -134,6 +134,8 @@ class InviteCode(Base):
     uses: Mapped[int] = mapped_column(Integer)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     expires_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    # Added by revision 0004: set when an organization admin revokes the code.
+    revoked_at_ms: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Account(Base):
@@ -472,6 +474,255 @@ class OutboxRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     #: Delivery attempts made so far, the successful one included.
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at_ms: Mapped[int] = mapped_column(BigInteger)
+    delivered_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    last_error_kind: Mapped[str | None] = mapped_column(String(32))
+
+
+# -- counselor console and organizations (revision 0004) ----------------------------------
+
+CASE_NEW = "new"
+CASE_CONTACTED = "contacted"
+CASE_CLOSED = "closed"
+#: A counselor's case of a match moves only forward: new → contacted → closed.
+CASE_STATES = (CASE_NEW, CASE_CONTACTED, CASE_CLOSED)
+#: A sealed case note, report or mail secret is at most this many bytes.
+MAX_SEALED_BYTES = 65536
+MEMBER_MAIL_CODE = "member-code"
+MEMBER_MAIL_KINDS = (MEMBER_MAIL_CODE,)
+MAX_PERIOD_CHARS = 16
+
+
+def _sealed(column: str) -> CheckConstraint:
+    return CheckConstraint(
+        f"length({column}) BETWEEN 1 AND {MAX_SEALED_BYTES}", name=f"{column}_length"
+    )
+
+
+class CounselorEnrollment(Base):
+    """A one-time code the operator gave a counselor to enroll the key made in their browser.
+
+    Redeeming it (with the public key) creates the `Counselor`, signed with the operator's
+    vouching key, and their token; `used_at_ms` is then set and the code works no more.
+    """
+
+    __tablename__ = "counselor_enrollments"
+    __table_args__ = (
+        _length("code_hash", HASH_BYTES),
+        _not_negative("created_at_ms"),
+        CheckConstraint("expires_at_ms > created_at_ms", name="expires_after_creation"),
+        CheckConstraint("length(counselor_id) >= 1", name="counselor_id_not_empty"),
+    )
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    counselor_id: Mapped[str] = mapped_column(String(MAX_COUNSELOR_ID_CHARS), unique=True)
+    display_name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
+    notify_email: Mapped[str | None] = mapped_column(String(MAX_EMAIL_CHARS))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger)
+    used_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Case(Base):
+    """A counselor's case of one match they hold packages of; no row means "new"."""
+
+    __tablename__ = "cases"
+    __table_args__ = (_in("state", CASE_STATES), _not_negative("updated_at_ms"))
+
+    counselor_id: Mapped[str] = mapped_column(ForeignKey("counselors.id"), primary_key=True)
+    match_id: Mapped[bytes] = mapped_column(ForeignKey("matches.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class CaseNote(Base):
+    """A case note, sealed by the counselor's browser to the counselor's own key (HPKE)."""
+
+    __tablename__ = "case_notes"
+    __table_args__ = (
+        _length("id", ID_BYTES),
+        _sealed("sealed"),
+        _not_negative("created_at_ms"),
+        ForeignKeyConstraint(
+            ["counselor_id", "match_id"], ["cases.counselor_id", "cases.match_id"]
+        ),
+        Index("ix_case_notes_counselor_id_match_id", "counselor_id", "match_id"),
+    )
+
+    id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    counselor_id: Mapped[str] = mapped_column(String(MAX_COUNSELOR_ID_CHARS))
+    match_id: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrganizationKey(Base):
+    """An organization's X25519 intake key for formal reports, made in an admin's browser."""
+
+    __tablename__ = "organization_keys"
+    __table_args__ = (_length("public_key", PUBLIC_KEY_BYTES), _not_negative("created_at_ms"))
+
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrganizationAdmin(Base):
+    """An organization's administrator (invites, counselor pool, totals, reports)."""
+
+    __tablename__ = "organization_admins"
+    __table_args__ = (_length("id", ID_BYTES), _not_negative("created_at_ms"))
+
+    id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class OrganizationAdminToken(Base):
+    """An organization admin's bearer token, stored only as its SHA-256 hash."""
+
+    __tablename__ = "organization_admin_tokens"
+    __table_args__ = (_length("token_hash", HASH_BYTES), _not_negative("created_at_ms"))
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    admin_id: Mapped[bytes] = mapped_column(ForeignKey("organization_admins.id"), index=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class OrganizationAdminEnrollment(Base):
+    """A one-time code the operator gave an organization's admin to enroll with."""
+
+    __tablename__ = "organization_admin_enrollments"
+    __table_args__ = (
+        _length("code_hash", HASH_BYTES),
+        _not_negative("created_at_ms"),
+        CheckConstraint("expires_at_ms > created_at_ms", name="expires_after_creation"),
+    )
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(MAX_NAME_CHARS))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger)
+    used_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class OrganizationCounselor(Base):
+    """A counselor in an organization's pool: its survivors may choose only from the pool
+    (when the pool is empty, from every counselor)."""
+
+    __tablename__ = "organization_counselors"
+    __table_args__ = (_not_negative("added_at_ms"),)
+
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    counselor_id: Mapped[str] = mapped_column(ForeignKey("counselors.id"), primary_key=True)
+    added_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Report(Base):
+    """A formal report a counselor sent, with their survivor, to an organization's intake:
+    sealed (HPKE) to the organization's intake key, opened only in an admin's browser."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        _length("id", ID_BYTES),
+        _sealed("sealed"),
+        _not_negative("created_at_ms"),
+        ForeignKeyConstraint(
+            ["counselor_id", "match_id"], ["cases.counselor_id", "cases.match_id"]
+        ),
+    )
+
+    id: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), index=True)
+    counselor_id: Mapped[str] = mapped_column(String(MAX_COUNSELOR_ID_CHARS))
+    match_id: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class MemberCode(Base):
+    """A one-time code mailed to a member's work address; it buys membership tokens.
+
+    `member_pseudonym` is a keyed hash of the address (the server secret keys it): it
+    bounds tokens per member per period without keeping the address.
+    """
+
+    __tablename__ = "member_codes"
+    __table_args__ = (
+        _length("code_hash", HASH_BYTES),
+        _length("member_pseudonym", HASH_BYTES),
+        _not_negative("created_at_ms"),
+        CheckConstraint("expires_at_ms > created_at_ms", name="expires_after_creation"),
+    )
+
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), index=True)
+    member_pseudonym: Mapped[bytes] = mapped_column(LargeBinary, index=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger)
+    used_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class MemberIssuance(Base):
+    """How many membership tokens a member (by pseudonym) obtained in a period."""
+
+    __tablename__ = "member_issuance"
+    __table_args__ = (
+        _length("member_pseudonym", HASH_BYTES),
+        _not_negative("tokens_issued"),
+        CheckConstraint("length(period) >= 1", name="period_not_empty"),
+    )
+
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    member_pseudonym: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    period: Mapped[str] = mapped_column(String(MAX_PERIOD_CHARS), primary_key=True)
+    tokens_issued: Mapped[int] = mapped_column(Integer)
+
+
+class SpentToken(Base):
+    """A redeemed membership token's input: the primary key makes each token work once."""
+
+    __tablename__ = "spent_tokens"
+    __table_args__ = (_length("token_input", HASH_BYTES), _not_negative("spent_at_ms"))
+
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    token_input: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    spent_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class MemberMail(Base):
+    """A member code owed to a work address. The address and the code are erased (set to
+    NULL) once delivered; like `outbox`, failures keep only a fixed word."""
+
+    __tablename__ = "member_mail"
+    __table_args__ = (
+        _in("kind", MEMBER_MAIL_KINDS),
+        _in("last_error_kind", OUTBOX_ERROR_KINDS),
+        _not_negative("created_at_ms"),
+        _not_negative("attempts"),
+        _not_negative("next_attempt_at_ms"),
+        CheckConstraint(
+            "(delivered_at_ms IS NULL) = (recipient IS NOT NULL AND secret IS NOT NULL)",
+            name="erased_once_delivered",
+        ),
+        Index(
+            "ix_member_mail_due",
+            "next_attempt_at_ms",
+            sqlite_where=text("delivered_at_ms IS NULL"),
+            postgresql_where=text("delivered_at_ms IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organization_id: Mapped[bytes] = mapped_column(ForeignKey("organizations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str | None] = mapped_column(String(MAX_EMAIL_CHARS))
+    secret: Mapped[str | None] = mapped_column(String(64))
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(Integer)
     next_attempt_at_ms: Mapped[int] = mapped_column(BigInteger)
     delivered_at_ms: Mapped[int | None] = mapped_column(BigInteger)
