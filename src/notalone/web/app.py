@@ -260,6 +260,9 @@ def create_app(
         app.include_router(counselors_router())
     if services.records is not None:
         app.include_router(records_router())
+    # -- counselor console (issue 5) --
+    # -- organizations (issue 5) --
+    # -- membership tokens (issue 5) --
     # The survivor's pages and their style sheet and scripts (docs/web.md).
     app.include_router(pages_router(settings))
     app.mount("/static", static_files(), name="static")

@@ -63,6 +63,9 @@ PAGES = (
     Page("/entries/new", "entry_new.html", "entry-new", signed_in=True),
     # The quick-exit destination: a neutral page with no script and no mention of us.
     Page("/exit", "exit.html", None),
+    # -- counselor console (issue 5) --
+    # -- organization admin (issue 5) --
+    # -- membership tokens (issue 5) --
 )
 
 
