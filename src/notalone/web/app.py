@@ -82,6 +82,9 @@ class Services:
     records: RecordService | None = None
     #: None without SMTP settings: outbox rows then wait (docs/escrow-api.md).
     notifications: NotificationService | None = None
+    # -- counselor console (issue 5): casework --
+    # -- organizations (issue 5): organizations --
+    # -- membership tokens (issue 5): membership --
 
 
 def build_services(settings: EscrowSettings, database: Database) -> Services:
@@ -117,6 +120,9 @@ def build_services(settings: EscrowSettings, database: Database) -> Services:
         escrow=escrow,
         records=records,
         notifications=notifications,
+        # -- counselor console (issue 5): casework= --
+        # -- organizations (issue 5): organizations= --
+        # -- membership tokens (issue 5): membership= --
     )
 
 
