@@ -17,6 +17,9 @@ import { Point, decodeElement, decodeScalar, hashToGroup, multiply, scalarBytes 
 import { aeadOpen, hpkeOpen } from '../src/protocol/primitives.js';
 import { canonicalJson } from '../src/protocol/canonical-json.js';
 import { NotAloneError } from '../src/protocol/errors.js';
+import * as casework from '../src/protocol/casework.js';
+import * as reports from '../src/protocol/reports.js';
+import * as membership from '../src/protocol/membership.js';
 
 const h = (x) => fromHex(x);
 
@@ -397,7 +400,38 @@ const FILES = [
   ['shared/rfc9180_hpke_x25519_subset.json', rfc9180Checks],
   ['shared/rfc9496_ristretto255.json', rfc9496Checks],
   ['shared/rfc9380_expand_message_xmd_sha512.json', rfc9380Checks],
+  ['casework.json', caseworkChecks],
+  ['membership.json', membershipChecks],
 ];
+
+// ------------------------------------------------------------------ casework.json (§13)
+
+function caseworkChecks(v) {
+  const matchId = h(v.match_id);
+  const infoOf = {
+    'case-note': () => casework.caseNoteInfo(v.counselor_id, matchId),
+    report: () => reports.reportInfo(h(v.organization_id), matchId),
+  };
+  const openOf = {
+    'case-note': (key, other, sealed) => casework.openCaseNote(key, v.counselor_id, other ?? matchId, sealed),
+    report: (key, other, sealed) => reports.openReport(key, h(v.organization_id), other ?? matchId, sealed),
+  };
+  const sealOf = {
+    'case-note': (pk, text) => casework.sealCaseNote(pk, v.counselor_id, matchId, text),
+    report: (pk, text) => reports.sealReport(pk, h(v.organization_id), matchId, text),
+  };
+  return v.cases.map((c) => [`casework: ${c.kind} info, opening the Python-sealed text, round trip`, async () => {
+    eqHex(infoOf[c.kind](), c.info, 'info');
+    const key = h(c.private_key);
+    eq(await openOf[c.kind](key, undefined, h(c.sealed)), c.text, 'opened text');
+    const otherMatch = matchId.slice();
+    otherMatch[0] ^= 1;
+    await expectThrow(() => openOf[c.kind](key, otherMatch, h(c.sealed)));
+    const again = await sealOf[c.kind](h(c.public_key), c.text);
+    eq(again[0], 1, 'version byte');
+    eq(await openOf[c.kind](key, undefined, again), c.text, 'round trip');
+  }]);
+}
 
 /** Run every check; returns [{name, ok, detail}]. Never throws for a failing check. */
 export async function runVectorChecks(load) {
@@ -423,3 +457,45 @@ export async function runVectorChecks(load) {
 }
 
 export { equalBytes, utf8 };
+
+// ------------------------------------------------------------------ membership.json (§15)
+
+function membershipChecks(v) {
+  const organizationId = h(v.organization_id);
+  const pending = () => {
+    const inputs = v.inputs.map(h);
+    return membership.blindTokens(organizationId, inputs.length, { rng: queueRng(inputs), blinds: v.blinds.map(h) });
+  };
+  return [
+    ['membership: the issuer key is DeriveKeyPair(seed, "notalone/v1/member-issuer" ‖ O)', () => {
+      eqHex(membership.issuerInfo(organizationId), v.issuer_info, 'issuer info');
+      const keys = membership.issuerKeyPair(h(v.issuer_seed), organizationId);
+      eqHex(keys.secretKey, v.secret_key, 'secret key');
+      eqHex(keys.publicKey, v.public_key, 'public key');
+    }],
+    ['membership: inputs blind to the blinded elements', () => {
+      const p = pending();
+      p.blinded.forEach((b, i) => eqHex(b, v.blinded_elements[i], `blinded element ${i}`));
+    }],
+    ['membership: the batch proof verifies and the tokens finalize to the outputs and texts', () => {
+      const tokens = membership.finalizeTokens(pending(), h(v.public_key), v.evaluated_elements.map(h), h(v.proof));
+      tokens.forEach((t, i) => {
+        eqHex(t.output, v.outputs[i], `output ${i}`);
+        eq(membership.tokenText(t), v.tokens[i], `token text ${i}`);
+        eqHex(membership.parseToken(v.tokens[i]).output, v.outputs[i], `parsed token ${i}`);
+      });
+      eq(membership.tokensFile(tokens, h(v.public_key)), v.tokens_file, 'tokens file');
+      eq(membership.parseTokens(v.tokens_file).length, v.tokens.length, 'tokens in the file');
+    }],
+    ['membership: a flipped proof, another key or a missing element is refused', async () => {
+      const flipped = h(v.proof);
+      flipped[3] ^= 1;
+      await expectThrow(() => membership.finalizeTokens(pending(), h(v.public_key), v.evaluated_elements.map(h), flipped));
+      const other = membership.issuerKeyPair(h(v.issuer_seed), new Uint8Array(16)).publicKey;
+      await expectThrow(() => membership.finalizeTokens(pending(), other, v.evaluated_elements.map(h), h(v.proof)));
+      await expectThrow(() => membership.finalizeTokens(pending(), h(v.public_key), v.evaluated_elements.slice(1).map(h), h(v.proof)));
+      await expectThrow(() => membership.parseToken(v.tokens[0].slice(0, -2)));
+      await expectThrow(() => membership.parseTokens('{"format":"other"}'));
+    }],
+  ];
+}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import email_validator
@@ -29,7 +29,16 @@ from notalone.crypto.ct import bytes_eq
 from notalone.crypto.kdf import hkdf_sha512
 from notalone.crypto.oprf import Mode
 from notalone.errors import DecryptionError, IdentifierError, ProtocolError
-from notalone.protocol import accounts, identifiers, receipts, records, slots
+from notalone.protocol import (
+    accounts,
+    casework,
+    identifiers,
+    membership,
+    receipts,
+    records,
+    reports,
+    slots,
+)
 from notalone.protocol.slots import Package
 
 DEFAULT_SEED = b"notalone/v1 cross-language test vectors"
@@ -42,6 +51,8 @@ FILE_NAMES = [
     "accounts.json",
     "records.json",
     "receipts.json",
+    "casework.json",
+    "membership.json",
 ]
 
 Vectors = dict[str, Any]
@@ -504,6 +515,11 @@ def build_all(seed: bytes = DEFAULT_SEED, sealer: Sealer = hpke.seal) -> dict[st
         "accounts.json": build_account_vectors(drbg),
         "records.json": build_record_vectors(drbg),
         "receipts.json": build_receipt_vectors(drbg),
+        # Its own counters: the slot vectors' tests read the main sealer's.
+        "casework.json": build_casework_vectors(
+            drbg, replace(sealer) if isinstance(sealer, ReplaySealer) else sealer
+        ),
+        "membership.json": build_membership_vectors(drbg),
     }
     for vectors in files.values():
         vectors["protocol"] = PROTOCOL_VERSION
@@ -524,4 +540,107 @@ def replay_sealer_from(previous: Mapping[str, Vectors]) -> ReplaySealer:
         for case in slot_vectors["cases"]:
             inner = bytes.fromhex(case["inner"])
             earlier[bytes.fromhex(case["package_info"])] = inner[len(slots.INNER_VERSION) :]
+    for case in previous.get("casework.json", {}).get("cases", []):
+        private_keys[bytes.fromhex(case["public_key"])] = bytes.fromhex(case["private_key"])
+        earlier[bytes.fromhex(case["info"])] = bytes.fromhex(case["sealed"])[1:]
     return ReplaySealer(private_keys=private_keys, previous=earlier)
+
+
+def build_casework_vectors(drbg: Drbg, sealer: Sealer) -> Vectors:
+    """A case note and a formal report (§13), sealed by Python for the browser to open."""
+    match_id = drbg.draw("casework/match-id", casework.MATCH_ID_BYTES)
+    counselor_private = drbg.draw("casework/counselor-key", 32)
+    organization_id = drbg.draw("casework/organization-id", 16)
+    organization_private = drbg.draw("casework/organization-key", 32)
+    note = "Called back on Tuesday; she wants to talk to the others. Ünïcode ✓"
+    report = "Formal report: three accounts named the same person at this employer."
+    note_info = casework.case_note_info("counselor-vectors", match_id)
+    report_info = reports.report_info(organization_id, match_id)
+    cases = []
+    for kind, private, info, text in (
+        ("case-note", counselor_private, note_info, note),
+        ("report", organization_private, report_info, report),
+    ):
+        public = hpke.public_key_of(private)
+        cases.append(
+            {
+                "kind": kind,
+                "private_key": private.hex(),
+                "public_key": public.hex(),
+                "info": info.hex(),
+                "text": text,
+                "sealed": (casework.VERSION + sealer(public, text.encode(), info)).hex(),
+            }
+        )
+    return {
+        "description": (
+            "Casework (docs/protocol.md §13). `sealed` = 0x01 ‖ HPKE base-mode ciphertext "
+            'to `public_key` with `info`; a case note\'s info is "notalone/v1/case-note" ‖ '
+            'counselor_id ‖ match_id, a report\'s "notalone/v1/report" ‖ organization_id '
+            "‖ match_id. HPKE is randomized: check that `sealed` opens to `text`."
+        ),
+        "counselor_id": "counselor-vectors",
+        "match_id": match_id.hex(),
+        "organization_id": organization_id.hex(),
+        "cases": cases,
+    }
+
+
+def build_membership_vectors(drbg: Drbg) -> Vectors:
+    """Membership tokens (§15): the issuer key of one organization, a batch of three
+    tokens blinded, evaluated with one proof, finalized and encoded."""
+    server_secret = drbg.draw("membership/server-secret", 32)
+    organization_id = drbg.draw("membership/organization-id", 16)
+    seed = membership.issuer_seed(server_secret)
+    sk, pk = membership.issuer_key_pair(seed, organization_id)
+    inputs = [drbg.draw(f"membership/input/{i}", membership.TOKEN_INPUT_BYTES) for i in range(3)]
+    blinds = [drbg.scalar(f"membership/blind/{i}") for i in range(3)]
+    draws = iter(inputs)
+    pending = membership.blind_tokens(organization_id, 3, rng=lambda _n: next(draws), blinds=blinds)
+    proof_random = drbg.scalar("membership/proof-random")
+    evaluated, proof = membership.issue(sk, pk, pending.blinded, proof_random=proof_random)
+    tokens = membership.finalize_tokens(pending, pk, evaluated, proof)
+    for token in tokens:
+        membership.verify_token(sk, token)
+    code = membership.new_code(lambda n: drbg.draw("membership/code", n))
+    address = "ana.member@example.org"
+    pseudonym_key = membership.pseudonym_key(server_secret)
+    return {
+        "description": (
+            "Membership tokens (docs/protocol.md §15): issuer key = DeriveKeyPair(HKDF-SHA-512("
+            "server_secret, 'notalone/v1/escrow/member-issuer-seed', 32), "
+            "'notalone/v1/member-issuer' || organization_id) in RFC 9497 mode 1; three inputs "
+            "blinded, evaluated in one batch with one DLEQ proof, finalized to the outputs; "
+            "token text = 'nmt1-' || hex(organization_id || input || output)."
+        ),
+        "mode": int(Mode.VOPRF),
+        "server_secret": server_secret.hex(),
+        "issuer_seed": seed.hex(),
+        "organization_id": organization_id.hex(),
+        "issuer_info": membership.issuer_info(organization_id).hex(),
+        "secret_key": sk.hex(),
+        "public_key": pk.hex(),
+        "inputs": _hex(inputs),
+        "blinds": _hex(blinds),
+        "blinded_elements": _hex(pending.blinded),
+        "proof_random_scalar": proof_random.hex(),
+        "evaluated_elements": _hex(evaluated),
+        "proof": proof.hex(),
+        "outputs": _hex(t.output for t in tokens),
+        "tokens": [t.to_text() for t in tokens],
+        "tokens_file": membership.tokens_file(tokens, pk),
+        "code": {
+            "code": code,
+            "entered": code.lower().replace("-", " "),
+            "canonical": membership.normalize_code(code),
+            "hash": membership.code_hash(code).hex(),
+        },
+        "pseudonym": {
+            "key": pseudonym_key.hex(),
+            "address": address,
+            "pseudonym": membership.member_pseudonym(pseudonym_key, organization_id, address).hex(),
+        },
+        "periods": [
+            [ms, membership.period_of(ms)] for ms in (1_767_225_599_999, 1_767_225_600_000)
+        ],
+    }
