@@ -127,7 +127,8 @@ export function createFakeEscrow({ badServers = [], downServers = [] } = {}) {
       state.cookie = undefined;
       return new Response(null, { status: 204 });
     }
-    if (method === 'GET' && p === '/v1/counselors') return json(200, { counselors: state.counselors });
+    // The survivor's list (the organization's pool; the fake has no pools).
+    if (method === 'GET' && (p === '/v1/counselors' || p === '/v1/account/counselors')) return json(200, { counselors: state.counselors });
     const m = /^\/v1\/keyservers\/(\d+)\/(keys|evaluate)$/.exec(p);
     if (m) {
       const position = Number(m[1]);

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 Scope = MutableMapping[str, Any]
@@ -170,3 +171,63 @@ def unexpected_problem(
         return problem_response(500, None, "Internal Server Error", detail)
 
     return handle
+
+
+# -- the key-server API's schema -----------------------------------------------------------
+# Served by the key servers (notalone.keyserver.app) and documented again by the escrow's
+# same-origin relay (notalone.web.api.keyservers), which passes the bodies unchanged.
+
+#: Blinded elements per evaluation request.
+MAX_BATCH = 64
+MAX_TICKET_CHARS = 1024
+
+Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class EvaluateRequest(BaseModel):
+    """A batch of blinded elements and the escrow's ticket for them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ticket: Annotated[str, StringConstraints(max_length=MAX_TICKET_CHARS)] = Field(
+        description="The evaluation ticket the escrow issued, as lower-case hex (135 bytes)."
+    )
+    blinded_elements: Annotated[list[Hex32], Field(min_length=1, max_length=MAX_BATCH)] = Field(
+        description="RFC 9497 blinded elements (32-byte ristretto255 encodings, hex)."
+    )
+
+
+class EvaluateResponse(BaseModel):
+    """Z_i = k_i·B for each blinded element, in order, and one batch DLEQ proof."""
+
+    index: int
+    evaluated_elements: list[str]
+    proof: str
+
+
+class ShareEntry(BaseModel):
+    """One key server of the federation."""
+
+    index: int
+    public_key: str
+
+
+class KeyServerFederation(BaseModel):
+    """τ, pk = k·G and every (i, pk_i)."""
+
+    threshold: int
+    public_key: str
+    shares: list[ShareEntry]
+
+
+class KeysResponse(BaseModel):
+    """This key server's public key and what it knows of its federation and deployment."""
+
+    index: int
+    public_key: str
+    federation: KeyServerFederation
+    deployment_id: str
+    ticket_public_key: str
+    ticket_period_ms: int
+    suite: str
+    mode: int

@@ -3,12 +3,17 @@
 Starts `notalone up --data <tmp> --port <free>`, waits for up.json, registers two
 survivors (NOTALONE_PASSPHRASE, --profile-dir in tmp) who name one phone number written
 two ways, then each counselor's `inbox` and `open` show exactly their survivor's contact
-and identifier. SIGINT then stops everything: the process exits and every port is free.
+and identifier. The one-time codes printed for the browser consoles enroll a counselor
+and the demo organization's admin. SIGINT then stops everything: the process exits and
+every port is free.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from tests.upstack import UpProcess, cli, free_port, port_is_free
 
@@ -41,9 +46,29 @@ def test_up_two_survivors_two_counselors_then_sigint(tmp_path: Path) -> None:
             assert package["contact"] == contact
             assert [i["entered"] for i in package["identifiers"]] == [phone[1]]
             assert package["identifiers"][0]["canonical"] == "+14155550134"
+
+        # The printed one-time codes enroll a counselor and the demo organization's admin
+        # (keys made here stand in for the ones a browser makes).
+        enrollment, admin = up["counselor_enrollment"], up["admin_enrollment"]
+        with httpx.Client(base_url=up["escrow_url"], timeout=10) as http:
+            public_key = X25519PrivateKey.generate().public_key().public_bytes_raw().hex()
+            made = http.post(
+                "/v1/counselor/enroll", json={"code": enrollment["code"], "public_key": public_key}
+            )
+            assert made.status_code == 201, made.text
+            assert made.json()["id"] == enrollment["counselor_id"] == "counselor-c"
+            intake_key = X25519PrivateKey.generate().public_key().public_bytes_raw().hex()
+            made = http.post(
+                "/v1/organization/enroll",
+                json={"code": admin["code"], "intake_public_key": intake_key},
+            )
+            assert made.status_code == 201, made.text
+            assert made.json()["organization_id"] == up["organization_id"]
     finally:
         returncode, out, err = running.stop()
     assert returncode == 0, err
     assert "NotAlone stopped." in out
+    assert f"/counselor/enroll with the one-time code {enrollment['code']}" in out
+    assert f"/org/enroll with the one-time code {admin['code']}" in out
     for url in [up["escrow_url"], *up["key_servers"]]:
         assert port_is_free(int(url.rsplit(":", 1)[1])), url

@@ -22,14 +22,32 @@ import httpx
 import pytest
 
 from notalone.crypto import aead
-from tests.web.conftest import Env, entry_body
+from tests.web.conftest import Counselor, Env, entry_body
 
-ROLES = ("nobody", "owner", "other", "counselor", "operator", "bearer-as-cookie")
+ROLES = (
+    "nobody",
+    "owner",
+    "other",
+    "counselor",
+    "other-counselor",
+    "operator",
+    "bearer-as-cookie",
+    "org-admin",
+    "other-org-admin",
+)
 PUBLIC = frozenset(ROLES)
 SURVIVOR = frozenset({"owner", "other"})
 OWNER = frozenset({"owner"})
-COUNSELOR = frozenset({"counselor"})
+COUNSELOR = frozenset({"counselor", "other-counselor"})
+#: Case routes of a match "counselor" holds packages of: "other-counselor" holds none of
+#: it and is refused with 404, the answer a match that does not exist gets.
+CASE_OWNER = frozenset({"counselor"})
 OPERATOR = frozenset({"operator"})
+#: Admins of organizations X (the matrix organization) and Y; admin routes act on the
+#: organization of the caller's token, so Y's admin passes them for Y's own objects.
+ORG_ADMIN = frozenset({"org-admin", "other-org-admin"})
+#: Routes naming one of X's objects: Y's admin is refused with 404, like "other" above.
+ORG_ADMIN_OWNER = frozenset({"org-admin"})
 
 #: (method, path template) -> the roles let through. "other" on an object route means a
 #: survivor who does not own the object: refused with 404.
@@ -61,6 +79,32 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/records/{record_id}"): OWNER,
     ("GET", "/v1/log/head"): PUBLIC,
     ("GET", "/v1/log/consistency"): PUBLIC,
+    # -- organizations (issue 5) --
+    ("GET", "/v1/organizations"): PUBLIC,
+    ("POST", "/v1/organizations/{organization_id}/admin-enrollments"): OPERATOR,
+    ("POST", "/v1/organization/enroll"): PUBLIC,  # the enrollment code is the credential
+    ("GET", "/v1/organization"): ORG_ADMIN,
+    ("POST", "/v1/organization/invites"): ORG_ADMIN,
+    ("GET", "/v1/organization/invites"): ORG_ADMIN,
+    ("DELETE", "/v1/organization/invites/{invite_id}"): ORG_ADMIN_OWNER,
+    ("GET", "/v1/organization/counselors"): ORG_ADMIN,
+    ("PUT", "/v1/organization/counselors/{counselor_id}"): ORG_ADMIN,
+    ("DELETE", "/v1/organization/counselors/{counselor_id}"): ORG_ADMIN,
+    ("GET", "/v1/organization/totals"): ORG_ADMIN,
+    ("GET", "/v1/organization/reports"): ORG_ADMIN,
+    ("GET", "/v1/account/counselors"): SURVIVOR,
+    # -- counselor console (issue 5) --
+    ("POST", "/v1/counselor-enrollments"): OPERATOR,
+    ("POST", "/v1/counselor/enroll"): PUBLIC,  # the enrollment code is the credential
+    ("GET", "/v1/counselor/cases"): COUNSELOR,
+    ("PUT", "/v1/counselor/cases/{match_id}/state"): CASE_OWNER,
+    ("POST", "/v1/counselor/cases/{match_id}/notes"): CASE_OWNER,
+    ("GET", "/v1/counselor/cases/{match_id}/notes"): CASE_OWNER,
+    ("POST", "/v1/counselor/cases/{match_id}/reports"): CASE_OWNER,
+    # -- membership tokens (issue 5) --
+    ("GET", "/v1/organizations/{organization_id}/issuer"): PUBLIC,
+    ("POST", "/v1/organization/member-codes"): ORG_ADMIN,
+    ("POST", "/v1/membership/tokens"): PUBLIC,  # the member code is the credential
 }
 
 
@@ -77,6 +121,8 @@ class World:
     entry_id: str
     record_id: str
     organization_id: str
+    invite_id: str = ""
+    match_id: str = ""
 
 
 def _box() -> bytes:
@@ -87,6 +133,7 @@ def _box() -> bytes:
 @pytest.fixture
 def world(env: Env) -> World:
     ana = env.counselor("c-ana")
+    ben = env.counselor("c-ben")
     owner, other = env.survivor(), env.survivor()
     entry = env.post_entry(owner, [env.slot(secrets.token_bytes(64), owner.account_id, ana)])
     assert entry.status_code == 201
@@ -101,6 +148,13 @@ def world(env: Env) -> World:
         "/v1/organizations", json={"name": "Matrix org"}, headers=env.operator()
     ).json()["organization_id"]
     bearer_token = owner.headers["Authorization"].removeprefix("Bearer ")
+    admin, invite_id = _org_admin(env, organization)
+    other_admin, _ = _org_admin(
+        env,
+        env.client.post(
+            "/v1/organizations", json={"name": "Matrix org Y"}, headers=env.operator()
+        ).json()["organization_id"],
+    )
     return World(
         env=env,
         headers={
@@ -108,14 +162,47 @@ def world(env: Env) -> World:
             "owner": owner.headers,
             "other": other.headers,
             "counselor": ana.headers(),
+            "other-counselor": ben.headers(),
             "operator": env.operator(),
             "bearer-as-cookie": {},
+            "org-admin": admin,
+            "other-org-admin": other_admin,
         },
         cookies={"bearer-as-cookie": {env.settings.cookie_name: bearer_token}},
         entry_id=entry.json()["entry_id"],
         record_id=record_id,
         organization_id=organization,
+        invite_id=invite_id,
+        match_id=_match(env, ana),
     )
+
+
+def _match(env: Env, counselor: Counselor) -> str:
+    """Two more survivors name one person through `counselor`: a match of theirs."""
+    y = secrets.token_bytes(64)
+    for survivor in (env.survivor(), env.survivor()):
+        made = env.post_entry(survivor, [env.slot(y, survivor.account_id, counselor)])
+        assert made.status_code == 201, made.text
+    [case] = env.client.get("/v1/counselor/cases", headers=counselor.headers()).json()["cases"]
+    return str(case["match_id"])
+
+
+def _org_admin(env: Env, organization_id: str) -> tuple[dict[str, str], str]:
+    """An enrolled admin of the organization, and the id of an invite they made."""
+    code = env.client.post(
+        f"/v1/organizations/{organization_id}/admin-enrollments",
+        json={"display_name": "Admin"},
+        headers=env.operator(),
+    ).json()["code"]
+    enrolled = env.client.post(
+        "/v1/organization/enroll", json={"code": code, "intake_public_key": secrets.token_hex(32)}
+    )
+    assert enrolled.status_code == 201, enrolled.text
+    headers = {"Authorization": f"Bearer {enrolled.json()['token']}"}
+    made = env.client.post("/v1/organization/invites", json={}, headers=headers)
+    assert made.status_code == 201, made.text
+    [invite] = env.client.get("/v1/organization/invites", headers=headers).json()["invites"]
+    return headers, str(invite["id"])
 
 
 def _body(world: World, method: str, template: str) -> dict[str, object] | None:
@@ -127,6 +214,19 @@ def _body(world: World, method: str, template: str) -> dict[str, object] | None:
         return {"version": 2, "ciphertext": _box().hex()}
     if template == "/v1/entries":
         return entry_body([])  # refused for its content only after authentication
+    # Valid case bodies: a case route's 404 for a match not held comes after validation.
+    case_bodies: dict[str, dict[str, object]] = {
+        "/v1/counselor/cases/{match_id}/state": {"state": "contacted"},
+        "/v1/counselor/cases/{match_id}/notes": {"sealed": "01" + "00" * 60},
+        "/v1/counselor/cases/{match_id}/reports": {
+            "organization_id": world.organization_id,
+            "sealed": "01" + "00" * 60,
+        },
+    }
+    if template in case_bodies:
+        return case_bodies[template]
+    if template == "/v1/organization/member-codes":
+        return {"email": "member@example.org"}
     return {}
 
 
@@ -136,6 +236,9 @@ def _path(world: World, template: str) -> str:
         .replace("{record_id}", world.record_id)
         .replace("{organization_id}", world.organization_id)
         .replace("{position}", "0")
+        .replace("{invite_id}", world.invite_id)
+        .replace("{counselor_id}", "c-ana")
+        .replace("{match_id}", world.match_id)
     )
 
 
@@ -155,12 +258,17 @@ def _ask(world: World, role: str, method: str, template: str) -> httpx.Response:
         client.cookies.clear()
 
 
-def _owner_view(world: World) -> tuple[object, object]:
+def _owner_view(world: World) -> tuple[object, ...]:
     owner = world.headers["owner"]
     client = world.env.client
     return (
         client.get("/v1/entries", headers=owner).json(),
         client.get(f"/v1/records/{world.record_id}", headers=owner).json(),
+        client.get("/v1/organization/invites", headers=world.headers["org-admin"]).json(),
+        client.get("/v1/counselor/cases", headers=world.headers["counselor"]).json(),
+        client.get(
+            f"/v1/counselor/cases/{world.match_id}/notes", headers=world.headers["counselor"]
+        ).json(),
     )
 
 
@@ -179,6 +287,10 @@ def test_the_authorization_matrix(world: World) -> None:
             where = f"{method} {template} as {role}: {response.status_code} {response.text[:120]}"
             denials += 1
             expected = 404 if role == "other" and allowed == OWNER else 401
+            if role == "other-org-admin" and allowed == ORG_ADMIN_OWNER:
+                expected = 404
+            if role == "other-counselor" and allowed == CASE_OWNER:
+                expected = 404
             assert response.status_code == expected, where
             assert response.headers["content-type"] == "application/problem+json", where
     assert _owner_view(world) == before, "a refused request changed the owner's data"

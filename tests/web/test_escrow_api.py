@@ -429,6 +429,10 @@ def test_settings_load_from_a_config_file_and_the_dealt_key_files(tmp_path: Path
         "must differ": config | {"key_servers": [KEY_SERVERS[0]] * 3},
         "a path": config | {"federation_file": 3},
         "a list": config | {"key_servers": "http://a"},
+        "member_tokens_per_period must be": config | {"member_tokens_per_period": "3"},
+        "tokens_per_period must be 1 to": config | {"member_tokens_per_period": 17},
+        "member_code_ttl_s must be": config | {"member_code_ttl_s": 0},
+        "at least a minute": config | {"member_code_ttl_s": 59},
     }
     for expected, values in refusals.items():
         path = _write(tmp_path / "bad.json", values)

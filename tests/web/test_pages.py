@@ -32,7 +32,23 @@ PAGE_CSP = (
     "img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-PUBLIC_PAGES = ["/", "/register", "/login"]
+PUBLIC_PAGES = [
+    "/",
+    "/register",
+    "/login",
+    "/join",
+    # The counselor console and the organization admin's pages need no survivor session:
+    # their scripts unlock the keyholder's vault in the browser (docs/web.md).
+    "/counselor",
+    "/counselor/enroll",
+    "/counselor/inbox",
+    "/counselor/case",
+    "/org",
+    "/org/enroll",
+    "/org/dashboard",
+    "/org/reports",
+    "/org/members",
+]
 SIGNED_IN_PAGES = [
     "/records",
     "/records/new",

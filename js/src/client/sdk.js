@@ -17,6 +17,7 @@ import * as accounts from '../protocol/accounts.js';
 import * as records from '../protocol/records.js';
 import * as receipts from '../protocol/receipts.js';
 import * as slots from '../protocol/slots.js';
+import { parseTokens, tokenJson } from '../protocol/membership.js';
 import { canonicalize, oprfInput } from '../protocol/identifiers.js';
 import { parseFederation } from '../protocol/oprf.js';
 import { canonicalJson, parseJson } from '../protocol/canonical-json.js';
@@ -118,12 +119,33 @@ export function createSdk({
   const loginFailed = () =>
     new VerificationError('the username or passphrase is wrong', { code: 'login_failed' });
 
-  async function register({ inviteCode, passphrase, onProgress = noop } = {}) {
-    if (typeof inviteCode !== 'string' || !inviteCode.trim() || inviteCode.length > 64) {
-      throw new InputError('enter the invitation code you were given', { code: 'invite_missing' });
+  /**
+   * Register with an invitation code or, instead, a membership token (§15: the text
+   * "nmt1-…" or a tokens file, whose first token is spent). A token's account joins the
+   * token's organization; the escrow learns "a member of O", not which member.
+   */
+  async function register({ inviteCode, membershipToken, passphrase, onProgress = noop } = {}) {
+    let credential;
+    if (membershipToken !== undefined && membershipToken !== null && String(membershipToken).trim()) {
+      let token;
+      try {
+        [token] = parseTokens(String(membershipToken));
+      } catch {
+        throw new InputError('paste the registration token (it starts with nmt1-) or choose the tokens file', { code: 'token_malformed' });
+      }
+      credential = { membership_token: tokenJson(token) };
+    } else {
+      if (typeof inviteCode !== 'string' || !inviteCode.trim() || inviteCode.length > 64) {
+        throw new InputError('enter the invitation code you were given', { code: 'invite_missing' });
+      }
+      credential = { invite_code: inviteCode.trim() };
     }
+    const withToken = 'membership_token' in credential;
+    // A 409 is a taken username or, with a token, a spent token; the problem does not say
+    // which, so a token gets one retry under a new name before it is reported as used.
+    const attempts = withToken ? 2 : REGISTER_ATTEMPTS;
     accounts.passphraseBytes(passphrase, { isNew: true }); // refuse a bad passphrase before Argon2id
-    for (let attempt = 0; attempt < REGISTER_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < attempts; attempt++) {
       const username = accounts.generateUsername(rng);
       onProgress({ step: 'argon2', done: 0, total: 1, label: 'Protecting your passphrase' });
       const account = await accounts.createAccount(username, passphrase, accounts.ARGON2_DEFAULT, { rng });
@@ -136,7 +158,7 @@ export function createSdk({
           '/v1/accounts',
           {
             username,
-            invite_code: inviteCode.trim(),
+            ...credential,
             key_bundle: toHex(bundleBytes),
             auth_key: toHex(account.authKey),
             recovery_auth_key: toHex(account.recoveryAuthKey),
@@ -145,9 +167,16 @@ export function createSdk({
         );
       } catch (e) {
         // A taken username: draw another (its keys are bound to the name, so derive again).
-        if (e instanceof ConflictError && attempt < REGISTER_ATTEMPTS - 1) continue;
+        if (e instanceof ConflictError && attempt < attempts - 1) continue;
+        if (withToken && e instanceof ConflictError) {
+          const err = new InputError('this registration token has already been used; each token registers one account', { code: 'token_used' });
+          err.status = e.status;
+          throw err;
+        }
         if (e instanceof NotAloneError && e.status >= 400 && e.status < 500 && e.status !== 429) {
-          const err = new InputError('the invitation code was not accepted; check it or ask for a new one', { code: 'invite_refused' });
+          const err = withToken
+            ? new InputError('the registration token was not accepted; check that it was copied whole', { code: 'token_refused' })
+            : new InputError('the invitation code was not accepted; check it or ask for a new one', { code: 'invite_refused' });
           err.status = e.status;
           throw err;
         }
@@ -326,9 +355,11 @@ export function createSdk({
     return digest.match(/.{4}/g).join('-');
   }
 
+  // The counselors this survivor may choose: their organization's pool, or every
+  // counselor when the pool is empty (the escrow refuses an entry naming another).
   async function listCounselors() {
     const { vouchingPublicKey } = await getDeployment();
-    const body = await request('GET', '/v1/counselors', null, { what: 'counselor list' });
+    const body = await request('GET', '/v1/account/counselors', null, { what: 'counselor list' });
     const out = [];
     for (const c of field(body, 'counselors', isList, 'counselor list')) {
       const id = field(c, 'id', isStr, 'counselor list');

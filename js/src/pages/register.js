@@ -1,4 +1,5 @@
-// /register: invitation code and passphrase → the SDK creates the account in this
+// /register: invitation code (or a membership token from /join, pasted or read from the
+// tokens file) and passphrase → the SDK creates the account in this
 // browser (Argon2id, key wrapping) and logs in; then the generated username and the
 // recovery key are shown once, and the survivor confirms they saved the key (typing its
 // last group and ticking a box) before going on.
@@ -34,6 +35,8 @@ function codePointLength(text) {
 startPage(async () => {
   const form = byId('register-form');
   const invite = byId('invite-code');
+  const token = byId('membership-token');
+  const tokenFile = byId('membership-token-file');
   const passphrase = byId('passphrase');
   const again = byId('passphrase-again');
   const show = byId('show-passphrase');
@@ -54,6 +57,18 @@ startPage(async () => {
     fieldError(passphrase, byId('passphrase-error'), '');
   });
 
+  // The file's text goes into the token field: the SDK takes a token or a tokens file.
+  tokenFile.addEventListener('change', async () => {
+    const chosen = tokenFile.files && tokenFile.files[0];
+    if (!chosen) return;
+    if (chosen.size > 64 * 1024) {
+      fieldError(token, byId('membership-token-error'), 'This file is too large to be a tokens file.');
+      return;
+    }
+    token.value = (await chosen.text()).trim();
+    fieldError(token, byId('membership-token-error'), '');
+  });
+
   show.addEventListener('change', () => {
     const type = show.checked ? 'text' : 'password';
     passphrase.type = type;
@@ -68,8 +83,12 @@ startPage(async () => {
       fieldError(input, byId(errorId), text);
       if (text && !firstInvalid) firstInvalid = input;
     };
+    const hasInvite = invite.value.trim() !== '';
+    const hasToken = token.value.trim() !== '';
     invalid(invite, 'invite-code-error',
-      invite.value.trim() === '' ? 'Enter the invitation code from your organization.' : '');
+      !hasInvite && !hasToken ? 'Enter the invitation code from your organization, or a registration token.' : '');
+    invalid(token, 'membership-token-error',
+      hasInvite && hasToken ? 'Use either the invitation code or a registration token, not both.' : '');
     const length = codePointLength(passphrase.value);
     let passphraseError = '';
     if (length < MIN_PASSPHRASE) {
@@ -90,11 +109,12 @@ startPage(async () => {
     progress.start('Creating your keys. This can take a few seconds.');
     try {
       const account = await register({
-        inviteCode: invite.value.trim(),
+        ...(hasToken ? { membershipToken: token.value.trim() } : { inviteCode: invite.value.trim() }),
         passphrase: passphrase.value,
         onProgress: progress.onProgress,
       });
       recoveryKey = account.recoveryKey;
+      token.value = '';
       passphrase.value = '';
       again.value = '';
       byId('username-out').textContent = account.username;

@@ -26,6 +26,7 @@ import httpx
 import typer
 from rich.console import Console
 
+from notalone.client import membership as membership_client
 from notalone.client import survivor
 from notalone.client.escrow import EscrowClient
 from notalone.client.keyservers import ServerEvent
@@ -38,12 +39,15 @@ from notalone.errors import (
     NotAloneError,
     VerificationError,
 )
+from notalone.protocol import membership
 from notalone.protocol.accounts import ARGON2_DEFAULT, AccountKeyBundle, DataKey
 from notalone.protocol.records import RecordContent, canonical_json, parse_json
 
 DEFAULT_SERVER = "http://127.0.0.1:8100"
 PASSPHRASE_ENV = "NOTALONE_PASSPHRASE"  # noqa: S105 - the variable's name, not a secret
 PROFILE_FILE = "survivor.json"
+#: Membership tokens of one organization (docs/protocol.md §15), next to the profile.
+TOKENS_FILE = "membership-tokens-{organization}.json"
 PROFILE_KIND = "notalone/survivor-profile"
 PROFILE_VERSION = 1
 PROFILE_AD = b"notalone/v1/cli-profile"
@@ -296,11 +300,59 @@ def run_as_survivor(
 # --------------------------------------------------------------------------- accounts
 
 
+@survivor_app.command("join")
+def join_command(
+    organization: Annotated[
+        str, typer.Option("--organization", help="Your organization's id (32 hex digits).")
+    ],
+    code: Annotated[
+        str, typer.Option("--code", help="The member code emailed to your work address.")
+    ],
+    server: ServerOption = None,
+    profile_dir: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Get registration tokens with the member code your organization had emailed to you.
+
+    The tokens are saved in your profile directory; each registers one account, and says
+    only that it belongs to a member of the organization, not which member.
+    """
+    directory = profile_dir or default_profile_dir()
+    with reported_errors():
+        url = server or DEFAULT_SERVER
+        with http_client() as http:
+            tokens, issuer = with_status(
+                "Getting your tokens…",
+                lambda: membership_client.get_tokens(EscrowClient(url, http), organization, code),
+            )
+        path = directory / TOKENS_FILE.format(organization=organization)
+        kept = membership.parse_tokens(path.read_text("utf-8")) if path.exists() else []
+        everything = kept + tokens
+        write_private(
+            path, membership.tokens_file(everything, issuer.public_key).encode(), replace=True
+        )
+    emit(
+        as_json,
+        {"tokens": len(tokens), "saved": len(everything), "file": str(path)},
+        f"Got {len(tokens)} registration token(s); {len(everything)} saved in {path}.\n"
+        "Register with: notalone survivor register --token " + str(path),
+    )
+
+
 @survivor_app.command("register")
 def register_command(
     invite: Annotated[
-        str, typer.Option("--invite", help="The invite code your organization gave you.")
-    ],
+        str | None, typer.Option("--invite", help="The invite code your organization gave you.")
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token",
+            help="A membership tokens file from `join` (its first token is spent), "
+            "instead of --invite.",
+            dir_okay=False,
+        ),
+    ] = None,
     server: ServerOption = None,
     profile_dir: ProfileOption = None,
     as_json: JsonOption = False,
@@ -314,18 +366,30 @@ def register_command(
     """
     directory = profile_dir or default_profile_dir()
     with reported_errors():
+        if (invite is None) == (token_file is None):
+            raise InputError("give exactly one of --invite and --token")
         if (directory / PROFILE_FILE).exists() and not force:
             raise InputError(
                 f"a profile already exists in {directory}; use another --profile-dir or --force"
             )
+        tokens = []
+        if token_file is not None:
+            tokens = membership.parse_tokens(token_file.read_text("utf-8"))
         passphrase = read_passphrase(confirm=True)
         url = server or DEFAULT_SERVER
         with http_client() as http:
             escrow = EscrowClient(url, http)
-            registration = with_status(
-                "Creating your account (Argon2id)…",
-                lambda: survivor.register(escrow, invite, passphrase, ARGON2_DEFAULT),
-            )
+
+            def create() -> survivor.Registration:
+                if invite is not None:
+                    return survivor.register(escrow, invite, passphrase, ARGON2_DEFAULT)
+                return membership_client.register_with_token(
+                    escrow, tokens[0], passphrase, ARGON2_DEFAULT
+                )
+
+            registration = with_status("Creating your account (Argon2id)…", create)
+            if token_file is not None:
+                _drop_spent_token(token_file, tokens)
             session = with_status(
                 "Logging in (Argon2id)…",
                 lambda: survivor.login(escrow, registration.username, passphrase),
@@ -344,6 +408,17 @@ def register_command(
         f"    {registration.recovery_key}\n\n"
         f"Your profile is in {path}, protected by your passphrase.",
     )
+
+
+def _drop_spent_token(path: Path, tokens: list[membership.Token]) -> None:
+    # The spent token works no more: keep the others, or remove the file with the last.
+    rest = tokens[1:]
+    if not rest:
+        path.unlink()
+        return
+    document = json.loads(path.read_text("utf-8"))
+    issuer_key = bytes.fromhex(str(document.get("issuer_public_key", "")))
+    write_private(path, membership.tokens_file(rest, issuer_key).encode(), replace=True)
 
 
 @survivor_app.command("login")

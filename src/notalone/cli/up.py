@@ -8,8 +8,10 @@ First run, in `--data DIR` (default `./notalone-data`, created 0700):
 3. start three key servers and the escrow (uvicorn servers in threads of this process,
    on sockets bound before they start: the key servers on free ports, the escrow on
    `--port`);
-4. through the operator API: a demo organization with invite codes, and two counselors
-   whose key files and inbox tokens are written to `DIR/counselors/` (0600).
+4. through the operator API: a demo organization with invite codes, two counselors
+   whose key files and inbox tokens are written to `DIR/counselors/` (0600), and two
+   one-time enrollment codes for the browser consoles: a third counselor
+   (/counselor/enroll) and the demo organization's admin (/org/enroll).
 
 Every run writes `DIR/up.json` (URLs, invite codes, counselor ids, key and token paths)
 for scripts, prints what to do next, and runs until SIGINT or SIGTERM, then stops every
@@ -58,6 +60,9 @@ KEYS_DIR = "keys"
 COUNSELORS_DIR = "counselors"
 DEMO_COUNSELORS = (("counselor-a", "Counselor A"), ("counselor-b", "Counselor B"))
 DEMO_INVITES = 10
+#: The counselor who enrolls in the browser with a one-time code (docs/counselor-guide.md).
+DEMO_BROWSER_COUNSELOR = ("counselor-c", "Counselor C")
+DEMO_ENROLLMENT_TTL_S = 30 * 86_400
 START_TIMEOUT_S = 30.0
 
 logger = logging.getLogger("notalone.up")
@@ -158,10 +163,24 @@ def _set_up_demo(data: Path, escrow: EscrowClient) -> dict[str, Any]:
                 "fingerprint": counselor.fingerprint(keys.public_key),
             }
         )
+    # Enrollment codes for trying the browser consoles: a third counselor whose key is
+    # made in the browser, and the demo organization's admin.
+    counselor_code = escrow.create_counselor_enrollment(
+        *DEMO_BROWSER_COUNSELOR, ttl_seconds=DEMO_ENROLLMENT_TTL_S
+    )
+    admin_code = escrow.create_admin_enrollment(
+        organization, "Demo admin", ttl_seconds=DEMO_ENROLLMENT_TTL_S
+    )
     demo = {
         "organization_id": organization,
         "invite_codes": [i.code for i in invites],
         "counselors": counselors,
+        "counselor_enrollment": {
+            "counselor_id": DEMO_BROWSER_COUNSELOR[0],
+            "code": counselor_code.code,
+            "expires_at_ms": counselor_code.expires_at_ms,
+        },
+        "admin_enrollment": {"code": admin_code.code, "expires_at_ms": admin_code.expires_at_ms},
     }
     write_private(data / DEMO_FILE, _render(demo), replace=False)
     return demo
@@ -258,6 +277,20 @@ def _run(data: Path, port: int, running: Running, stop: threading.Event) -> None
             break
 
 
+def _consoles(up: dict[str, Any]) -> str:
+    # A data directory made before the consoles existed has no enrollment codes.
+    if "counselor_enrollment" not in up or "admin_enrollment" not in up:
+        return ""
+    return (
+        f"  counselor console:  {up['escrow_url']}/counselor/enroll with the one-time code "
+        f"{up['counselor_enrollment']['code']}\n"
+        f"  organization admin: {up['escrow_url']}/org/enroll with the one-time code "
+        f"{up['admin_enrollment']['code']}\n"
+        f"  (each code works once, for {DEMO_ENROLLMENT_TTL_S // 86_400} days after the first "
+        f"run)\n"
+    )
+
+
 def _print_next_steps(up: dict[str, Any]) -> None:
     first_counselor = up["counselors"][0]
     # The CLI's default server is the default port of `up`; on any other, say where it is.
@@ -269,6 +302,7 @@ def _print_next_steps(up: dict[str, Any]) -> None:
         f"  counselors   {', '.join(c['id'] for c in up['counselors'])}\n"
         f"  invite codes and counselor files: {Path(up['data']) / UP_FILE}\n\n"
         f"In a browser: {up['escrow_url']}/register with an invite code.\n"
+        f"{_consoles(up)}"
         f"Or, in another terminal:\n"
         f"  notalone survivor register{server} --invite {up['invite_codes'][0]}\n"
         f"  notalone survivor entry add{server} --email someone@example.org "

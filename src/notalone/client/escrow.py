@@ -92,6 +92,14 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Enrollment:
+    """A one-time enrollment code for a counselor or an organization admin (shown once)."""
+
+    code: str = field(repr=False)
+    expires_at_ms: int
+
+
+@dataclass(frozen=True)
 class Invite:
     """One invite code the operator made (shown once)."""
 
@@ -246,6 +254,38 @@ class EscrowClient:
             payload["notify_email"] = notify_email
         body = self._request("POST", "/v1/counselors", payload)
         return _str(body, "token")
+
+    def create_counselor_enrollment(
+        self, counselor_id: str, display_name: str, *, ttl_seconds: int | None = None
+    ) -> Enrollment:
+        """POST /v1/counselor-enrollments (operator token): a one-time code with which the
+        counselor enrolls the key made in their browser (/counselor/enroll)."""
+        body = self._request(
+            "POST",
+            "/v1/counselor-enrollments",
+            {
+                "counselor_id": counselor_id,
+                "display_name": display_name,
+                "ttl_seconds": ttl_seconds,
+            },
+        )
+        return self._parse(
+            lambda: Enrollment(_str(body, "code"), _int(body, "expires_at_ms")), "enrollment"
+        )
+
+    def create_admin_enrollment(
+        self, organization_id: str, display_name: str, *, ttl_seconds: int | None = None
+    ) -> Enrollment:
+        """POST /v1/organizations/{id}/admin-enrollments (operator token): a one-time code
+        with which the organization's admin enrolls in their browser (/org/enroll)."""
+        body = self._request(
+            "POST",
+            f"/v1/organizations/{_path(organization_id)}/admin-enrollments",
+            {"display_name": display_name, "ttl_seconds": ttl_seconds},
+        )
+        return self._parse(
+            lambda: Enrollment(_str(body, "code"), _int(body, "expires_at_ms")), "enrollment"
+        )
 
     # ------------------------------------------------------------------ accounts
 

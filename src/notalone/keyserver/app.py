@@ -23,12 +23,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from notalone.crypto import group, threshold
@@ -44,7 +44,12 @@ from notalone.protocol import tickets
 from notalone.serving import (
     PROBLEM_MEDIA_TYPE,
     BodyLimitMiddleware,
+    EvaluateRequest,
+    EvaluateResponse,
+    KeyServerFederation,
+    KeysResponse,
     SecurityHeadersMiddleware,
+    ShareEntry,
     http_problem,
     problem_response,
     unexpected_problem,
@@ -55,9 +60,7 @@ from notalone.storage.quota import QuotaStore
 logger = logging.getLogger("notalone.keyserver")
 
 MAX_BODY_BYTES = 64 * 1024
-MAX_BATCH = 64
 # Room for a hex ticket; a longer string is not a ticket, whatever it holds.
-MAX_TICKET_CHARS = 1024
 
 
 def _wall_clock_ms() -> int:
@@ -75,57 +78,6 @@ class KeyServerSettings:
 
 
 # --------------------------------------------------------------------------- schema
-
-Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-
-
-class EvaluateRequest(BaseModel):
-    """A batch of blinded elements and the escrow's ticket for them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ticket: Annotated[str, StringConstraints(max_length=MAX_TICKET_CHARS)] = Field(
-        description="The evaluation ticket the escrow issued, as lower-case hex (135 bytes)."
-    )
-    blinded_elements: Annotated[list[Hex32], Field(min_length=1, max_length=MAX_BATCH)] = Field(
-        description="RFC 9497 blinded elements (32-byte ristretto255 encodings, hex)."
-    )
-
-
-class EvaluateResponse(BaseModel):
-    """Z_i = k_i·B for each blinded element, in order, and one batch DLEQ proof."""
-
-    index: int
-    evaluated_elements: list[str]
-    proof: str
-
-
-class ShareEntry(BaseModel):
-    """One key server of the federation."""
-
-    index: int
-    public_key: str
-
-
-class FederationModel(BaseModel):
-    """τ, pk = k·G and every (i, pk_i)."""
-
-    threshold: int
-    public_key: str
-    shares: list[ShareEntry]
-
-
-class KeysResponse(BaseModel):
-    """This key server's public key and what it knows of its federation and deployment."""
-
-    index: int
-    public_key: str
-    federation: FederationModel
-    deployment_id: str
-    ticket_public_key: str
-    ticket_period_ms: int
-    suite: str
-    mode: int
 
 
 class HealthResponse(BaseModel):
@@ -205,7 +157,7 @@ def create_app(settings: KeyServerSettings, quota_store: QuotaStore) -> FastAPI:
     keys_body = KeysResponse(
         index=key.share.index,
         public_key=key.share.public_key.hex(),
-        federation=FederationModel(
+        federation=KeyServerFederation(
             threshold=key.federation.threshold,
             public_key=key.federation.public_key.hex(),
             shares=[

@@ -550,28 +550,60 @@ class AccountService:
         InputError for a malformed username, bundle or key, or an unusable invite;
         ConflictError for a taken username (the client draws another and retries).
         """
+        self._check_registration(username, key_bundle, auth_key, recovery_auth_key)
+        code_hash = invite_code_hash(invite_code)
+        account = self._new_account(username, key_bundle, auth_key, recovery_auth_key)
+        self._store.register(account, code_hash, account.created_at_ms)
+        return self._stored(account.id)
+
+    def register_with_token(
+        self,
+        username: str,
+        key_bundle: bytes,
+        auth_key: bytes,
+        recovery_auth_key: bytes,
+        redeem: Callable[[AccountRecord], None],
+    ) -> AccountRecord:
+        """Register an account with a membership token (docs/protocol.md §15).
+
+        `redeem(account)` checks the token and stores the account in the token's
+        organization in the transaction that spends it
+        (`services.membership.MembershipService.redeem`); its errors pass through.
+        """
+        self._check_registration(username, key_bundle, auth_key, recovery_auth_key)
+        account = self._new_account(username, key_bundle, auth_key, recovery_auth_key)
+        redeem(account)
+        return self._stored(account.id)
+
+    def _check_registration(
+        self, username: str, key_bundle: bytes, auth_key: bytes, recovery_auth_key: bytes
+    ) -> None:
         check_username(username)
-        bundle = self._parse_bundle(key_bundle, username)
+        self._parse_bundle(key_bundle, username)
         _check_auth_key(auth_key, "auth key")
         _check_auth_key(recovery_auth_key, "recovery auth key")
         if bytes_eq(auth_key, recovery_auth_key):
             raise InputError("the auth key and the recovery auth key must differ")
-        code_hash = invite_code_hash(invite_code)
+
+    def _new_account(
+        self, username: str, key_bundle: bytes, auth_key: bytes, recovery_auth_key: bytes
+    ) -> AccountRecord:
+        bundle = self._parse_bundle(key_bundle, username)
         with self._hash_slot():
             auth_key_hash = self._hasher.hash(auth_key)
             recovery_auth_key_hash = self._hasher.hash(recovery_auth_key)
-        now_ms = self._clock()
-        account = AccountRecord(
+        return AccountRecord(
             id=secrets.token_bytes(ACCOUNT_ID_BYTES),
             username=username,
             organization_id=b"",
             auth_key_hash=auth_key_hash,
             recovery_auth_key_hash=recovery_auth_key_hash,
             key_bundle=bundle.to_bytes(),
-            created_at_ms=now_ms,
+            created_at_ms=self._clock(),
         )
-        self._store.register(account, code_hash, now_ms)
-        stored = self._store.account_by_id(account.id)
+
+    def _stored(self, account_id: bytes) -> AccountRecord:
+        stored = self._store.account_by_id(account_id)
         if stored is None:  # pragma: no cover - the store just wrote it.
             raise VerificationError("the account was not stored")
         return stored

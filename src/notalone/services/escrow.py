@@ -66,6 +66,13 @@ Clock = Callable[[], int]
 SurvivorState = Literal["sealed", "withdrawn"]
 
 
+#: An entry names a counselor outside the pool of the survivor's organization.
+OUTSIDE_POOL = (
+    "your organization asks its members to choose among its own counselors; "
+    "choose a counselor from the list your organization offers"
+)
+
+
 class NotFoundError(InputError):
     """The caller has no such thing: missing and someone else's get this one answer (404)."""
 
@@ -154,6 +161,14 @@ class CounselorRecord:
     public_key: bytes
     vouching_signature: bytes
     created_at_ms: int
+
+
+class CounselorPool(Protocol):
+    """Which counselors an account's organization lets its survivors choose
+    (`notalone.storage.organizations.SqlOrganizationStore`)."""
+
+    def pool_of_account(self, account_id: bytes) -> frozenset[str]:
+        """The ids in the pool of the account's organization; empty: every counselor."""
 
 
 class CounselorStore(Protocol):
@@ -267,6 +282,12 @@ class EscrowService:
         self._vouching_key = vouching_key
         self.policy = policy
         self._clock = clock
+        self._pool: CounselorPool | None = None
+
+    def use_counselor_pool(self, pool: CounselorPool) -> None:
+        """Refuse, from now on, entries naming a counselor outside the survivor's
+        organization's pool (`OrganizationService` sets this when it is built)."""
+        self._pool = pool
 
     @property
     def vouching_public_key(self) -> bytes:
@@ -294,7 +315,9 @@ class EscrowService:
 
         The store writes the entry and its slots in one transaction, so a slot it refuses
         (the account already holds a live slot of that identifier in another entry, or a
-        slot id collides) leaves nothing behind either.
+        slot id collides) leaves nothing behind either. With a counselor pool
+        (`use_counselor_pool`), an entry naming a counselor outside the survivor's
+        organization's non-empty pool is refused (OUTSIDE_POOL) before anything is stored.
         """
         _check_id(account_id, "an account id")
         _check_id(entry_id, "an entry id")
@@ -312,6 +335,11 @@ class EscrowService:
             raise InputError("two slots of the entry have the same slot id")
         if len({s.tag for s in slots}) != len(slots):
             raise InputError("two slots of the entry are for the same identifier")
+        if self._pool is not None:
+            # Only counselor ids are compared: the answer is the same whatever the tags.
+            pool = self._pool.pool_of_account(account_id)
+            if pool and any(s.counselor_id not in pool for s in slots):
+                raise InputError(OUTSIDE_POOL)
         self._slots.create_entry_with_slots(
             entry_id, account_id, entry_copy, slots, self.policy.match_threshold, self._clock()
         )

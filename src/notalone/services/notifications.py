@@ -1,4 +1,4 @@
-"""Notifications to counselors: "you have a new match", delivered from an outbox.
+"""Mail from the outbox: counselors' "you have a new match", and member codes.
 
 When matching puts packages in counselors' inboxes, the same transaction owes each of
 those counselors who gave a `notify_email` one outbox row (`notalone.storage.slots`).
@@ -19,6 +19,12 @@ Ports:
 The email says only that something new is in the inbox: no match id, slot id, counselor
 id, tag, package or survivor data (`new_match_email`). Nothing here logs; no error
 message holds an address.
+
+Member codes (docs/protocol.md §15) travel the same way from the `member_mail` table: an
+organization admin asks for a code to be sent to a work address; the row holds the
+address and the code only until delivery, when the store erases both
+(`OutboxStore.member_mail_delivered`). The email (`member_code_email`) carries the code
+and how to use it, nothing else. `deliver_due` sends both kinds in one round.
 
     NotAloneError
     └── UnavailableError
@@ -100,6 +106,17 @@ class Notification:
 
 
 @dataclass(frozen=True)
+class MemberMailItem:
+    """A claimed member-code mail: the address and the code, until delivered."""
+
+    id: int
+    #: Attempts made before this one.
+    attempts: int
+    address: str = field(repr=False)
+    code: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class Email:
     """One plain-text email to one recipient."""
 
@@ -124,6 +141,18 @@ class OutboxStore(Protocol):
         """Record a failed attempt and when to try again; the row is kept."""
         ...
 
+    def claim_member_mail(self, now_ms: int, limit: int, lease_ms: int) -> list[MemberMailItem]:
+        """Like `claim_due`, for member-code mail."""
+        ...
+
+    def member_mail_delivered(self, mail_id: int, now_ms: int) -> None:
+        """Record the delivery and erase the address and the code."""
+        ...
+
+    def member_mail_failed(self, mail_id: int, error_kind: str, next_attempt_at_ms: int) -> None:
+        """Record a failed attempt and when to try again; the row is kept."""
+        ...
+
 
 class Mailer(Protocol):
     """Sends email (`notalone.web.notifier.SmtpMailer`)."""
@@ -139,6 +168,29 @@ class Mailer(Protocol):
 def new_match_email(address: str) -> Email:
     """The email telling a counselor that their inbox has something new, and nothing else."""
     return Email(to=address, subject=NEW_MATCH_SUBJECT, body=NEW_MATCH_BODY)
+
+
+MEMBER_CODE_SUBJECT = "NotAlone: your member code"
+
+
+def member_code_email(address: str, code: str) -> Email:
+    """The email carrying a member code: the code and what to do with it, nothing else."""
+    body = (
+        "Hello,\n"
+        "\n"
+        "Your organization asked NotAlone to send you a one-time member code:\n"
+        "\n"
+        f"    {code}\n"
+        "\n"
+        'Enter it on the NotAlone "Join" page (or run `notalone survivor join`) to get\n'
+        "registration tokens. The tokens say only that you are a member: NotAlone cannot\n"
+        "tell which member registered with them. The code works once and expires.\n"
+        "\n"
+        "If you did not expect this email, you can ignore it.\n"
+        "\n"
+        "-- NotAlone (an automated message; replies are not read)\n"
+    )
+    return Email(to=address, subject=MEMBER_CODE_SUBJECT, body=body)
 
 
 def retry_delay_ms(
@@ -204,7 +256,28 @@ class NotificationService:
                     delivered += 1
                 else:
                     failed += 1
+        while delivered + failed < self._round_limit and keep_going():
+            mails = self._outbox.claim_member_mail(self._clock(), 1, self._lease_ms)
+            if not mails:
+                break
+            for mail in mails:
+                if self._deliver_member_mail(mail):
+                    delivered += 1
+                else:
+                    failed += 1
         return DeliveryRound(delivered, failed)
+
+    def _deliver_member_mail(self, mail: MemberMailItem) -> bool:
+        try:
+            self._mailer.send(member_code_email(mail.address, mail.code))
+        except DeliveryError as e:
+            delay = retry_delay_ms(
+                mail.attempts + 1, min_ms=self._retry_min_ms, max_ms=self._retry_max_ms
+            )
+            self._outbox.member_mail_failed(mail.id, e.kind, self._clock() + delay)
+            return False
+        self._outbox.member_mail_delivered(mail.id, self._clock())
+        return True
 
     def _deliver(self, notification: Notification) -> bool:
         if notification.address is None:
@@ -242,11 +315,66 @@ class OutboxEntry:
     last_error_kind: str | None = None
 
 
+@dataclass
+class MemberMailEntry:
+    """One member-code mail of `InMemoryOutbox`; address and code are None once delivered."""
+
+    id: int
+    address: str | None = field(repr=False)
+    code: str | None = field(repr=False)
+    next_attempt_at_ms: int
+    attempts: int = 0
+    delivered_at_ms: int | None = None
+    last_error_kind: str | None = None
+
+
 class InMemoryOutbox:
     """`OutboxStore` in memory, for unit tests."""
 
     def __init__(self) -> None:
         self.rows: dict[int, OutboxEntry] = {}
+        self.member_mail: dict[int, MemberMailEntry] = {}
+
+    def add_member_mail(self, address: str, code: str, now_ms: int) -> int:
+        """Owe `address` the mail of `code` from `now_ms`; return the row's id."""
+        mail_id = len(self.member_mail) + 1
+        self.member_mail[mail_id] = MemberMailEntry(mail_id, address, code, now_ms)
+        return mail_id
+
+    def claim_member_mail(self, now_ms: int, limit: int, lease_ms: int) -> list[MemberMailItem]:
+        """See `OutboxStore.claim_member_mail`."""
+        due = sorted(
+            (
+                m
+                for m in self.member_mail.values()
+                if m.delivered_at_ms is None and m.next_attempt_at_ms <= now_ms
+            ),
+            key=lambda m: (m.next_attempt_at_ms, m.id),
+        )[:limit]
+        claimed = []
+        for mail in due:
+            mail.next_attempt_at_ms = now_ms + lease_ms
+            # Undelivered rows always hold both (the SQL schema enforces it too).
+            assert mail.address is not None  # noqa: S101
+            assert mail.code is not None  # noqa: S101
+            claimed.append(MemberMailItem(mail.id, mail.attempts, mail.address, mail.code))
+        return claimed
+
+    def member_mail_delivered(self, mail_id: int, now_ms: int) -> None:
+        """See `OutboxStore.member_mail_delivered`."""
+        mail = self.member_mail[mail_id]
+        if mail.delivered_at_ms is None:
+            mail.attempts += 1
+            mail.delivered_at_ms = now_ms
+            mail.address = mail.code = None
+
+    def member_mail_failed(self, mail_id: int, error_kind: str, next_attempt_at_ms: int) -> None:
+        """See `OutboxStore.member_mail_failed`."""
+        mail = self.member_mail[mail_id]
+        if mail.delivered_at_ms is None:
+            mail.attempts += 1
+            mail.last_error_kind = error_kind
+            mail.next_attempt_at_ms = next_attempt_at_ms
 
     def add(self, counselor_id: str, address: str | None, now_ms: int) -> int:
         """Owe `counselor_id` a notification from `now_ms`; return the row's id."""

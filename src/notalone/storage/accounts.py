@@ -23,6 +23,7 @@ from notalone.services.accounts import (
     SessionRecord,
     StoredResponse,
 )
+from notalone.services.organizations import INVITE_REVOKED
 from notalone.storage.engine import Database
 from notalone.storage.models import (
     Account,
@@ -103,6 +104,7 @@ class SqlAccountStore:
                     .where(
                         InviteCode.code_hash == invite_code_hash,
                         InviteCode.uses < InviteCode.max_uses,
+                        InviteCode.revoked_at_ms.is_(None),
                         or_(InviteCode.expires_at_ms.is_(None), InviteCode.expires_at_ms > now_ms),
                     )
                     .values(uses=InviteCode.uses + 1)
@@ -135,6 +137,8 @@ class SqlAccountStore:
             invite = session.get(InviteCode, invite_code_hash)
             if invite is None:
                 return INVITE_UNKNOWN
+            if invite.revoked_at_ms is not None:
+                return INVITE_REVOKED
             if invite.expires_at_ms is not None and invite.expires_at_ms <= now_ms:
                 return INVITE_EXPIRED
             return INVITE_USED_UP

@@ -14,6 +14,11 @@ inside a transaction: on SQLite that would hold the only writer for a network ro
 
 Nothing here stores or logs an address outside `counselors.notify_email`; a failure is
 recorded as a fixed word (`OUTBOX_ERROR_KINDS`, enforced by a CHECK constraint).
+
+Member-code mail (`member_mail`, docs/protocol.md §15) is claimed, leased and settled the
+same way. Its rows do hold an address and a code, until delivery: `member_mail_delivered`
+sets both to NULL in the same UPDATE that records the delivery (a CHECK constraint makes
+a delivered row with either still set impossible).
 """
 
 from __future__ import annotations
@@ -25,9 +30,15 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from notalone.errors import InputError
-from notalone.services.notifications import Notification
+from notalone.services.notifications import MemberMailItem, Notification
 from notalone.storage.engine import Database
-from notalone.storage.models import OUTBOX_ERROR_KINDS, OUTBOX_NEW_MATCH, Counselor, OutboxRow
+from notalone.storage.models import (
+    OUTBOX_ERROR_KINDS,
+    OUTBOX_NEW_MATCH,
+    Counselor,
+    MemberMail,
+    OutboxRow,
+)
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,60 @@ class SqlOutbox:
                 .where(OutboxRow.id == notification_id, OutboxRow.delivered_at_ms.is_(None))
                 .values(
                     attempts=OutboxRow.attempts + 1,
+                    next_attempt_at_ms=next_attempt_at_ms,
+                    last_error_kind=kind,
+                )
+            )
+
+    def claim_member_mail(self, now_ms: int, limit: int, lease_ms: int) -> list[MemberMailItem]:
+        """See `OutboxStore.claim_member_mail`."""
+        if limit < 1 or lease_ms < 1:
+            raise InputError("a claim needs a positive limit and lease")
+        due_now = (MemberMail.delivered_at_ms.is_(None), MemberMail.next_attempt_at_ms <= now_ms)
+        with self._db.read() as session:
+            if session.scalar(select(MemberMail.id).where(*due_now).limit(1)) is None:
+                return []
+        with self._db.transaction() as session:
+            rows = session.execute(
+                select(MemberMail.id, MemberMail.attempts, MemberMail.recipient, MemberMail.secret)
+                .where(*due_now)
+                .order_by(MemberMail.next_attempt_at_ms, MemberMail.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return []
+            session.execute(
+                update(MemberMail)
+                .where(MemberMail.id.in_([r.id for r in rows]))
+                .values(next_attempt_at_ms=now_ms + lease_ms)
+            )
+            # Undelivered rows hold both (CHECK erased_once_delivered).
+            return [MemberMailItem(r.id, r.attempts, str(r.recipient), str(r.secret)) for r in rows]
+
+    def member_mail_delivered(self, mail_id: int, now_ms: int) -> None:
+        """See `OutboxStore.member_mail_delivered`: the address and the code are erased."""
+        with self._db.transaction() as session:
+            session.execute(
+                update(MemberMail)
+                .where(MemberMail.id == mail_id, MemberMail.delivered_at_ms.is_(None))
+                .values(
+                    attempts=MemberMail.attempts + 1,
+                    delivered_at_ms=now_ms,
+                    recipient=None,
+                    secret=None,
+                )
+            )
+
+    def member_mail_failed(self, mail_id: int, error_kind: str, next_attempt_at_ms: int) -> None:
+        """See `OutboxStore.member_mail_failed`."""
+        kind = error_kind if error_kind in OUTBOX_ERROR_KINDS else "other"
+        with self._db.transaction() as session:
+            session.execute(
+                update(MemberMail)
+                .where(MemberMail.id == mail_id, MemberMail.delivered_at_ms.is_(None))
+                .values(
+                    attempts=MemberMail.attempts + 1,
                     next_attempt_at_ms=next_attempt_at_ms,
                     last_error_kind=kind,
                 )

@@ -28,24 +28,33 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from notalone.services.accounts import AccountService, Idempotency
+from notalone.services.casework import CaseworkService
 from notalone.services.escrow import EscrowService
+from notalone.services.membership import MembershipService
 from notalone.services.notifications import NotificationService
+from notalone.services.organizations import OrganizationService
 from notalone.services.records import RecordService
 from notalone.storage.accounts import SqlAccountStore, SqlIdempotencyStore
+from notalone.storage.casework import SqlCaseworkStore
 from notalone.storage.counselors import SqlCounselorStore
 from notalone.storage.engine import Database
+from notalone.storage.membership import SqlMembershipStore
+from notalone.storage.organizations import SqlOrganizationStore
 from notalone.storage.outbox import SqlOutbox
 from notalone.storage.records import RecordRepository
 from notalone.storage.slots import SlotRepository
 from notalone.web.api.accounts import accounts_router
+from notalone.web.api.casework import casework_router
 from notalone.web.api.counselors import counselors_router
 from notalone.web.api.escrow import escrow_router
 from notalone.web.api.keyservers import KeyServerRelay
+from notalone.web.api.membership import membership_router
+from notalone.web.api.organizations import organizations_router
 from notalone.web.api.records import records_router
 from notalone.web.csrf import CrossSiteWriteMiddleware
 from notalone.web.notifier import Notifier, SmtpMailer
 from notalone.web.pages import pages_router, static_files
-from notalone.web.problems import install_problem_handlers
+from notalone.web.problems import install_problem_docs, install_problem_handlers
 from notalone.web.security import (
     ASGIApp,
     BodyLimitMiddleware,
@@ -83,8 +92,12 @@ class Services:
     #: None without SMTP settings: outbox rows then wait (docs/escrow-api.md).
     notifications: NotificationService | None = None
     # -- counselor console (issue 5): casework --
+    #: None without the escrow (enrollment signs with its vouching key).
+    casework: CaseworkService | None = None
     # -- organizations (issue 5): organizations --
+    organizations: OrganizationService | None = None
     # -- membership tokens (issue 5): membership --
+    membership: MembershipService | None = None
 
 
 def build_services(settings: EscrowSettings, database: Database) -> Services:
@@ -121,8 +134,20 @@ def build_services(settings: EscrowSettings, database: Database) -> Services:
         records=records,
         notifications=notifications,
         # -- counselor console (issue 5): casework= --
+        casework=None
+        if escrow is None or settings.vouching_key is None
+        else CaseworkService(SqlCaseworkStore(database), settings.vouching_key, settings.clock_ms),
         # -- organizations (issue 5): organizations= --
+        organizations=OrganizationService(
+            SqlOrganizationStore(database), settings.clock_ms, escrow
+        ),
         # -- membership tokens (issue 5): membership= --
+        membership=MembershipService(
+            SqlMembershipStore(database),
+            settings.server_secret,
+            settings.membership_policy(),
+            settings.clock_ms,
+        ),
     )
 
 
@@ -267,9 +292,16 @@ def create_app(
     if services.records is not None:
         app.include_router(records_router())
     # -- counselor console (issue 5) --
+    if services.casework is not None:
+        app.include_router(casework_router())
     # -- organizations (issue 5) --
+    if services.organizations is not None:
+        app.include_router(organizations_router())
     # -- membership tokens (issue 5) --
+    if services.membership is not None:
+        app.include_router(membership_router())
     # The survivor's pages and their style sheet and scripts (docs/web.md).
     app.include_router(pages_router(settings))
     app.mount("/static", static_files(), name="static")
+    install_problem_docs(app)
     return app

@@ -6,12 +6,16 @@
 - `require_operator`: the deployment's operator, by the operator token of the settings.
 - `current_counselor`: a counselor, by the bearer token the operator issued them. It is
   hashed under another label than survivors' sessions, so neither passes as the other.
+- `current_org_admin`: an organization's admin, by the bearer token their enrollment
+  gave them (hashed under a third label); routes scope everything to the organization
+  of the returned `OrgAdminPrincipal`, never to an id in the request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from fastapi import Request
@@ -19,6 +23,7 @@ from fastapi import Request
 from notalone.errors import VerificationError
 from notalone.services.accounts import Principal
 from notalone.services.escrow import EscrowService
+from notalone.services.organizations import OrganizationService
 from notalone.services.records import RecordService
 from notalone.web.settings import EscrowSettings
 
@@ -48,6 +53,14 @@ def records_of(request: Request) -> RecordService:
     records = services_of(request).records
     assert records is not None  # noqa: S101 - routes are mounted only with the service.
     return records
+
+
+def organizations_of(request: Request) -> OrganizationService:
+    """The organizations service (create_app mounts its routes only when there is one)."""
+    organizations = services_of(request).organizations
+    if organizations is None:  # pragma: no cover - routes are mounted only with it.
+        raise VerificationError("this deployment has no organization admins")
+    return organizations
 
 
 def _bearer(request: Request) -> str | None:
@@ -92,3 +105,20 @@ def current_counselor(request: Request) -> str:
     if token is None:
         raise VerificationError("this route needs a counselor token")
     return escrow_of(request).authenticate_counselor(token)
+
+
+@dataclass(frozen=True)
+class OrgAdminPrincipal:
+    """The organization admin a request's bearer token belongs to."""
+
+    admin_id: bytes
+    organization_id: bytes
+
+
+def current_org_admin(request: Request) -> OrgAdminPrincipal:
+    """The organization admin whose token this request carries, or VerificationError."""
+    token = _bearer(request)
+    if token is None:
+        raise VerificationError("this route needs an organization admin token")
+    admin = organizations_of(request).authenticate(token)
+    return OrgAdminPrincipal(admin_id=admin.id, organization_id=admin.organization_id)

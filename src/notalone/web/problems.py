@@ -108,3 +108,45 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(
         Exception, unexpected_problem(logger, "the server failed; retry later")
     )
+
+
+#: FastAPI's own validation models, which its generated document names for every 422;
+#: this app answers a request that fails validation with a 400 problem instead.
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def document_problems(schema: dict[str, Any]) -> None:
+    """Make an OpenAPI document say which problems the app really answers, in place.
+
+    Every operation may get a 400 (a parameter or the body fails validation,
+    `validation_problem`); every operation with a body may get a 413 (the body limit);
+    and every documented 422 is an RFC 9457 problem rather than FastAPI's default
+    `HTTPValidationError`, which the app never sends. Without this, clients and schema
+    checkers (tests/security/test_openapi_fuzzing.py) would be told the wrong shapes.
+    """
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            responses.setdefault(
+                "400", problem_doc("A parameter or the body does not match this schema.")
+            )
+            if "requestBody" in operation:
+                responses.setdefault("413", problem_doc("The body is too large."))
+            refused = responses.get("422")
+            if refused is not None and PROBLEM_MEDIA_TYPE not in refused.get("content", {}):
+                responses["422"] = problem_doc("A value is refused.")
+    components = schema.get("components", {}).get("schemas", {})
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        components.pop(name, None)
+
+
+def install_problem_docs(app: FastAPI) -> None:
+    """Post-process `app`'s OpenAPI document with `document_problems`, once."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document_problems(generate())
+        return app.openapi_schema  # type: ignore[return-value]  # set by generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented hook

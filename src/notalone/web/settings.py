@@ -40,6 +40,7 @@ from notalone.protocol.tickets import (
 )
 from notalone.services.accounts import AccountPolicy
 from notalone.services.escrow import EscrowPolicy, normalize_notify_email
+from notalone.services.membership import MembershipPolicy
 from notalone.web import keyfiles
 
 MIN_SECRET_BYTES = 32
@@ -79,6 +80,10 @@ class EscrowSettings:
     #: work of an insert that completes a match (about 1.6 ms on SQLite, measured) does
     #: not show in the response time. 0 turns the padding off (tests of other things).
     entry_response_floor_ms: int = 25
+    #: Membership tokens a member may obtain per calendar quarter (docs/protocol.md §15).
+    member_tokens_per_period: int = 3
+    #: How long an emailed member code can be redeemed.
+    member_code_ttl_s: int = 72 * 3600
     # -- the escrow's deployment: all of the keys below, or none ------------------------
     deployment_id: bytes | None = None
     match_threshold: int = 2
@@ -129,6 +134,8 @@ class EscrowSettings:
             "max_failures_per_username": self.max_failures_per_username,
             "max_failures_per_address": self.max_failures_per_address,
             "failure_window_s": self.failure_window_s,
+            "member_tokens_per_period": self.member_tokens_per_period,
+            "member_code_ttl_s": self.member_code_ttl_s,
         }
         for name, value in numbers.items():
             if not isinstance(value, int) or value < 1:
@@ -139,6 +146,7 @@ class EscrowSettings:
         # Argon2Params checks the parameters themselves.
         Argon2Params(self.hash_time_cost, self.hash_memory_kib)
         Argon2Params(self.client_floor_time_cost, self.client_floor_memory_kib)
+        self.membership_policy()
         self._check_escrow()
         self._check_smtp()
 
@@ -271,6 +279,13 @@ class EscrowSettings:
                 raise InputError("key_servers must be a list of URLs")
             options["key_servers"] = tuple(servers)
         return cls(**options)
+
+    def membership_policy(self) -> MembershipPolicy:
+        """The membership-token rules these settings choose (MembershipPolicy checks them)."""
+        return MembershipPolicy(
+            tokens_per_period=self.member_tokens_per_period,
+            code_ttl_ms=self.member_code_ttl_s * 1000,
+        )
 
     def account_policy(self) -> AccountPolicy:
         """The account rules these settings choose."""

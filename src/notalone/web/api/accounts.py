@@ -3,9 +3,9 @@
     POST /v1/organizations                    operator: {name} → 201 {organization_id, name}
     POST /v1/organizations/{id}/invites       operator: {count, max_uses, ttl_seconds}
                                               → 201 {invites: [{code, max_uses, expires_at_ms}]}
-    POST /v1/accounts                         {username, invite_code, key_bundle, auth_key,
-                                              recovery_auth_key} → 201 {account_id, username,
-                                              organization_id}
+    POST /v1/accounts                         {username, invite_code | membership_token,
+                                              key_bundle, auth_key, recovery_auth_key}
+                                              → 201 {account_id, username, organization_id}
     POST /v1/login/start                      {username} → {salt, time_cost, memory_kib}
     POST /v1/login/finish                     {username, auth_key, kind} → session + bundle
     POST /v1/login/recovery                   {username, recovery_auth_key, kind} → the same
@@ -31,15 +31,18 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from notalone.errors import LimitError, VerificationError
+from notalone.errors import InputError, LimitError, VerificationError
+from notalone.protocol.membership import Token
 from notalone.services.accounts import (
     MAX_ORGANIZATION_NAME_CHARS,
+    AccountRecord,
     NewSession,
     Principal,
 )
 from notalone.web.api.common import (
     AUTH_PROBLEMS,
     JSON_MEDIA_TYPE,
+    Hex16,
     Hex32,
     IdempotencyKeyHeader,
     Strict,
@@ -50,7 +53,8 @@ from notalone.web.auth import current_account, require_operator, services_of, se
 from notalone.web.problems import problem_doc
 from notalone.web.security import clear_session_cookie, set_session_cookie
 
-HexBundle = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]+$", max_length=1024)]
+# Whole bytes only: an odd number of digits is refused as malformed (400), not a crash.
+HexBundle = Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-f]{2})+$", max_length=1024)]
 # Login input is forgiving (normalize_username), so only its length is bounded here.
 UsernameText = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 OrganizationId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -96,11 +100,29 @@ class InvitesResponse(BaseModel):
     invites: list[InviteModel]
 
 
+class MembershipTokenModel(_Strict):
+    """A membership token (docs/protocol.md §15): spent by this registration."""
+
+    organization_id: Hex16
+    input: Hex32
+    output: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
+
+    def token(self) -> Token:
+        """The protocol's token."""
+        return Token(
+            bytes.fromhex(self.organization_id),
+            bytes.fromhex(self.input),
+            bytes.fromhex(self.output),
+        )
+
+
 class RegisterRequest(_Strict):
-    """What the client's `create_account` made, and an invite code."""
+    """What the client's `create_account` made, and an invite code or a membership token
+    (exactly one of the two)."""
 
     username: Annotated[str, StringConstraints(min_length=12, max_length=22)]
-    invite_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    invite_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    membership_token: MembershipTokenModel | None = None
     key_bundle: HexBundle
     auth_key: Hex32
     recovery_auth_key: Hex32
@@ -253,25 +275,54 @@ def _registration_routes(router: APIRouter) -> None:
         response_model=RegisterResponse,
         responses={
             **_AUTH_PROBLEMS,
-            409: problem_doc("The username is taken, or the Idempotency-Key was reused."),
-            422: problem_doc("The invite code, bundle or keys are refused."),
+            409: problem_doc(
+                "The username is taken, the membership token was already used, "
+                "or the Idempotency-Key was reused."
+            ),
+            422: problem_doc(
+                "The invite code or membership token, bundle or keys are refused "
+                "(or both or neither of invite_code and membership_token were sent)."
+            ),
             429: problem_doc("The server is busy hashing; see Retry-After."),
         },
     )
     def register(
         body: RegisterRequest, request: Request, idempotency_key: IdempotencyKeyHeader = None
     ) -> Response:
-        """Register with an invite code: the bundle and the two auth keys (hashed here)."""
-        accounts = services_of(request).accounts
+        """Register with an invite code or a membership token: the bundle and the two auth
+        keys (hashed here). A token works once; the account joins the token's organization."""
+        services = services_of(request)
+        accounts = services.accounts
+
+        def create() -> AccountRecord:
+            # A 422 of our own rather than a model validator's 400: the body is well-formed,
+            # the choice of credential is what is refused.
+            if (body.invite_code is None) == (body.membership_token is None):
+                raise InputError("send exactly one of invite_code and membership_token")
+            key_bundle = bytes.fromhex(body.key_bundle)
+            auth_key = bytes.fromhex(body.auth_key)
+            recovery_auth_key = bytes.fromhex(body.recovery_auth_key)
+            if body.membership_token is None:
+                assert body.invite_code is not None  # noqa: S101 - checked just above.
+                return accounts.register(
+                    body.username, body.invite_code, key_bundle, auth_key, recovery_auth_key
+                )
+            membership = services.membership
+            if membership is None:
+                raise InputError("this server does not accept membership tokens")
+            token = body.membership_token.token()
+            # Checked before the Argon2id hashing: a forged token costs the server little.
+            membership.check(token)
+            return accounts.register_with_token(
+                body.username,
+                key_bundle,
+                auth_key,
+                recovery_auth_key,
+                lambda account: membership.redeem(token, account),
+            )
 
         def run() -> tuple[bytes, int, bytes]:
-            account = accounts.register(
-                body.username,
-                body.invite_code,
-                bytes.fromhex(body.key_bundle),
-                bytes.fromhex(body.auth_key),
-                bytes.fromhex(body.recovery_auth_key),
-            )
+            account = create()
             _count(request, "registrations")
             payload = {
                 "account_id": account.id.hex(),

@@ -27,7 +27,7 @@ import httpx
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from notalone.serving import problem_response
+from notalone.serving import EvaluateRequest, EvaluateResponse, KeysResponse, problem_response
 from notalone.web.auth import settings_of
 from notalone.web.problems import problem_doc
 
@@ -73,13 +73,37 @@ class KeyServerRelay:
             404: problem_doc("There is no key server at this position."),
             502: problem_doc("The key server did not answer, or answered too much."),
         }
+        # The key server's own answers pass through unchanged (docs/keyserver.md).
+        evaluate_responses: dict[int | str, dict[str, Any]] = {
+            200: {"model": EvaluateResponse, "description": "The key server's evaluation."},
+            400: problem_doc("The key server found the body malformed."),
+            401: problem_doc("The key server refused the ticket."),
+            413: problem_doc("The body is too large for the key server."),
+            422: problem_doc("The key server refused an element."),
+            429: problem_doc("The ticket's quota at this key server is spent."),
+            **responses,
+        }
+        # The body is relayed as bytes (the key server checks it); this documents it.
+        evaluate_body = {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": EvaluateRequest.model_json_schema()}},
+            }
+        }
 
-        @router.get("/v1/keyservers/{position}/keys", responses=responses)
+        @router.get(
+            "/v1/keyservers/{position}/keys",
+            responses={200: {"model": KeysResponse, "description": "The keys."}, **responses},
+        )
         async def keys(position: Position, request: Request) -> Response:
             """The key server's public keys (relayed)."""
             return await self._relay(request, position, "GET", "/v1/keys", None)
 
-        @router.post("/v1/keyservers/{position}/evaluate", responses=responses)
+        @router.post(
+            "/v1/keyservers/{position}/evaluate",
+            responses=evaluate_responses,
+            openapi_extra=evaluate_body,
+        )
         async def evaluate(position: Position, request: Request) -> Response:
             """An evaluation of blinded elements by the key server (relayed)."""
             body = await request.body()

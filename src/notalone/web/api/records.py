@@ -25,7 +25,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from notalone.errors import ConflictError, InputError
-from notalone.protocol.receipts import MAX_U64
 from notalone.protocol.records import MAX_RECORD_VERSION
 from notalone.services.accounts import Principal
 from notalone.services.escrow import NotFoundError
@@ -48,6 +47,10 @@ HexBox = Annotated[
 RecordId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 Survivor = Annotated[Principal, Depends(current_account)]
 _NO_RECORD = "this account has no such record"
+
+#: Tree sizes are u64 in receipts, but the log counts in SQL integers (signed 64-bit):
+#: no log can hold more leaves, so larger sizes are refused before any query.
+MAX_TREE_SIZE = 2**63 - 1
 
 
 class NewRecordRequest(Strict):
@@ -264,8 +267,8 @@ def _log_routes(router: APIRouter) -> None:
     )
     def log_consistency(
         request: Request,
-        old: Annotated[int, Query(ge=0, le=MAX_U64)],
-        new: Annotated[int | None, Query(ge=0, le=MAX_U64)] = None,
+        old: Annotated[int, Query(ge=0, le=MAX_TREE_SIZE)],
+        new: Annotated[int | None, Query(ge=0, le=MAX_TREE_SIZE)] = None,
     ) -> ConsistencyResponse:
         """A proof that the head of size `new` (default: the latest) extends size `old`."""
         proof = records_of(request).consistency_proof(old, new)

@@ -64,8 +64,18 @@ PAGES = (
     # The quick-exit destination: a neutral page with no script and no mention of us.
     Page("/exit", "exit.html", None),
     # -- counselor console (issue 5) --
+    Page("/counselor", "counselor.html", "counselor"),
+    Page("/counselor/enroll", "counselor_enroll.html", "counselor-enroll"),
+    Page("/counselor/inbox", "counselor_inbox.html", "counselor-inbox"),
+    Page("/counselor/case", "counselor_case.html", "counselor-case"),
     # -- organization admin (issue 5) --
+    Page("/org", "org.html", "org"),
+    Page("/org/enroll", "org_enroll.html", "org-enroll"),
+    Page("/org/dashboard", "org_dashboard.html", "org-dashboard"),
+    Page("/org/reports", "org_reports.html", "org-reports"),
     # -- membership tokens (issue 5) --
+    Page("/join", "join.html", "join"),
+    Page("/org/members", "org_members.html", "org-members"),
 )
 
 
