@@ -96,8 +96,14 @@ CORE_COVERAGE := --cov=notalone.errors --cov=notalone.crypto --cov=notalone.prot
 test-js: install
 	cd js && npm test
 
+# Two workers: the slow tests (crash, power cuts, canaries, fuzzing, browser) mostly wait
+# on processes, disks and browsers, so two of them share the machine well. --dist
+# loadfile keeps a file's tests (and its module fixtures) on one worker.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
 test: install postgres browser-deps test-deps lint typecheck test-js
-	$(BIN)/python -m pytest $(CORE_COVERAGE)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(CORE_COVERAGE) $(PYTEST_ARGS)
 
 up: install
 	$(BIN)/notalone up
