@@ -23,12 +23,17 @@ const DB_NAME = 'notalone';
 const STORE = 'session-keys';
 const MAX_KEY_AGE_MS = 24 * 3600 * 1000;
 
-/** IndexedDB-backed store of non-extractable CryptoKeys: {put, get, delete, prune}. */
-export function indexedDbKeyStore(indexedDB = globalThis.indexedDB) {
+/**
+ * One IndexedDB object store `storeName` in database `dbName` (version 1), opened afresh
+ * for each call and closed after it: {open, run(mode, fn)}, where `fn(objectStore)` makes
+ * one request and `run` resolves to its result once the transaction has completed.
+ * (vault.js keeps its vault files through this too.)
+ */
+export function indexedDbObjectStore(indexedDB, dbName, storeName) {
   const open = () =>
     new Promise((resolve, reject) => {
-      const req = indexedDB.open(DB_NAME, 1);
-      req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+      const req = indexedDB.open(dbName, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore(storeName);
       req.onsuccess = () => resolve(req.result);
       req.onerror = () => reject(req.error);
     });
@@ -36,9 +41,9 @@ export function indexedDbKeyStore(indexedDB = globalThis.indexedDB) {
     const db = await open();
     try {
       return await new Promise((resolve, reject) => {
-        const tx = db.transaction(STORE, mode);
-        const result = fn(tx.objectStore(STORE));
-        tx.oncomplete = () => resolve(result.result);
+        const tx = db.transaction(storeName, mode);
+        const req = fn(tx.objectStore(storeName));
+        tx.oncomplete = () => resolve(req.result);
         tx.onerror = () => reject(tx.error);
         tx.onabort = () => reject(tx.error);
       });
@@ -46,6 +51,12 @@ export function indexedDbKeyStore(indexedDB = globalThis.indexedDB) {
       db.close();
     }
   };
+  return { open, run };
+}
+
+/** IndexedDB-backed store of non-extractable CryptoKeys: {put, get, delete, prune}. */
+export function indexedDbKeyStore(indexedDB = globalThis.indexedDB) {
+  const { open, run } = indexedDbObjectStore(indexedDB, DB_NAME, STORE);
   return {
     put: (id, value) => run('readwrite', (s) => s.put(value, id)),
     get: (id) => run('readonly', (s) => s.get(id)),

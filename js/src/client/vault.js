@@ -20,6 +20,7 @@ import { ascii, defaultRng, fromHex, fromUtf8, toHex, utf8 } from '../protocol/b
 import { DecryptionError, EncodingError, InputError } from '../protocol/errors.js';
 import { ARGON2_FLOOR, checkParams, passphraseBytes } from '../protocol/accounts.js';
 import { aeadOpen, aeadSeal, argon2id } from '../protocol/primitives.js';
+import { indexedDbObjectStore } from './session-store.js';
 
 export const VAULT_FORMAT = 'notalone-vault-v1';
 export const VAULT_ROLES = Object.freeze(['counselor', 'org-admin']);
@@ -37,27 +38,7 @@ const VAULT_STORE = 'vaults';
 
 /** IndexedDB store of vault files, keyed "role|id": {put, get, list}. */
 export function indexedDbVaultStore(indexedDB = globalThis.indexedDB) {
-  const open = () =>
-    new Promise((resolve, reject) => {
-      const req = indexedDB.open(VAULT_DB, 1);
-      req.onupgradeneeded = () => req.result.createObjectStore(VAULT_STORE);
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => reject(req.error);
-    });
-  const run = async (mode, fn) => {
-    const db = await open();
-    try {
-      return await new Promise((resolve, reject) => {
-        const tx = db.transaction(VAULT_STORE, mode);
-        const req = fn(tx.objectStore(VAULT_STORE));
-        tx.oncomplete = () => resolve(req.result);
-        tx.onerror = () => reject(tx.error);
-        tx.onabort = () => reject(tx.error);
-      });
-    } finally {
-      db.close();
-    }
-  };
+  const { run } = indexedDbObjectStore(indexedDB, VAULT_DB, VAULT_STORE);
   return {
     put: (key, text) => run('readwrite', (s) => s.put(text, key)),
     get: (key) => run('readonly', (s) => s.get(key)),

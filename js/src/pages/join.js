@@ -4,18 +4,7 @@
 // as a file. Nothing is stored by this page.
 import { getMembershipTokens, orgListOrganizations } from '../client/index.js';
 import { byId, clearMessages, el, fieldError, progressFor, setBusy, showError, startPage } from './ui.js';
-
-function download(text, name) {
-  const blob = new Blob([text], { type: 'application/json' });
-  const url = URL.createObjectURL(blob);
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
+import { downloadFile } from './keyholderkit.js';
 
 startPage(async () => {
   const form = byId('join-form');
@@ -27,7 +16,7 @@ startPage(async () => {
 
   let file = null;
   byId('tokens-download').addEventListener('click', () => {
-    if (file) download(file, 'notalone-registration-tokens.json');
+    if (file) downloadFile(file, 'notalone-registration-tokens.json');
   });
 
   form.addEventListener('submit', async (event) => {

@@ -23,7 +23,6 @@ Nothing here logs, and no error message holds a code, token, key, note or report
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from notalone.errors import ConflictError, EncodingError, InputError
 from notalone.protocol.casework import MATCH_ID_BYTES, MAX_SEALED_BYTES
+from notalone.services import enrollment
 from notalone.services.escrow import (
     COUNSELOR_TOKEN_BYTES,
     MAX_DISPLAY_NAME_CHARS,
@@ -52,22 +52,15 @@ CASE_CLOSED = "closed"
 CASE_STATES = (CASE_NEW, CASE_CONTACTED, CASE_CLOSED)
 ORGANIZATION_ID_BYTES = 16
 NOTE_ID_BYTES = 16
-DEFAULT_ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000
-MAX_ENROLLMENT_TTL_MS = 90 * 24 * 3600 * 1000
+DEFAULT_ENROLLMENT_TTL_MS = enrollment.DEFAULT_ENROLLMENT_TTL_MS
+MAX_ENROLLMENT_TTL_MS = enrollment.MAX_ENROLLMENT_TTL_MS
+ENROLLMENT_REFUSED = enrollment.ENROLLMENT_REFUSED
 
 _ENROLLMENT_LABEL = b"notalone/v1/escrow/counselor-enrollment|"
-#: Enrollment codes: 20 Crockford base32 characters (100 bits), shown in groups of four,
-#: the same form as organization admins' codes.
-_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_CODE_CHARS = 20
-_CODE_FOLD = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 Clock = Callable[[], int]
 Signer = Callable[[str], bytes]
 
-ENROLLMENT_REFUSED = (
-    "this enrollment code is not valid, already used or expired; ask the operator for a new one"
-)
 NO_SUCH_CASE = "you hold no package of this match"
 STATE_NOT_FORWARD = "a case moves only forward: new, then contacted, then closed"
 NO_INTAKE_KEY = "this organization cannot receive reports yet (it has no intake key)"
@@ -214,15 +207,13 @@ class CaseworkService:
         if not 1 <= len(name) <= MAX_DISPLAY_NAME_CHARS:
             raise InputError(f"a display name is 1 to {MAX_DISPLAY_NAME_CHARS} characters")
         address = None if notify_email is None else normalize_notify_email(notify_email)
-        ttl = DEFAULT_ENROLLMENT_TTL_MS if ttl_ms is None else ttl_ms
-        if not 1 <= ttl <= MAX_ENROLLMENT_TTL_MS:
-            raise InputError("an enrollment code lasts between 1 s and 90 days")
         now_ms = self._clock()
-        code = _new_code()
+        expires_at_ms = enrollment.expiry_ms(now_ms, ttl_ms)
+        code = enrollment.new_code()
         self._store.add_enrollment(
-            enrollment_code_hash(code), counselor_id, name, address, now_ms + ttl, now_ms
+            enrollment_code_hash(code), counselor_id, name, address, expires_at_ms, now_ms
         )
-        return NewEnrollment(code, counselor_id, now_ms + ttl)
+        return NewEnrollment(code, counselor_id, expires_at_ms)
 
     # -- counselor -----------------------------------------------------------------------
 
@@ -289,16 +280,7 @@ class CaseworkService:
 
 def enrollment_code_hash(code: str) -> bytes:
     """The SHA-256 under which an enrollment code is stored (of its normalized form)."""
-    return hashlib.sha256(_ENROLLMENT_LABEL + normalize_code(code).encode("ascii")).digest()
-
-
-def normalize_code(code: str) -> str:
-    """Upper case, without spaces or dashes, O→0 and I/L→1 (a code typed from paper);
-    "" for anything that cannot be a code (it then matches no stored hash)."""
-    if not isinstance(code, str) or len(code) > 64:
-        return ""
-    cleaned = code.upper().replace("-", "").replace(" ", "").translate(_CODE_FOLD)
-    return cleaned if cleaned.isascii() else ""
+    return enrollment.code_hash(_ENROLLMENT_LABEL, code)
 
 
 def state_follows(current: str, wanted: str) -> bool:
@@ -310,11 +292,6 @@ def forward_or_conflict(current: str, wanted: str) -> None:
     """ConflictError unless `wanted` is later than `current`."""
     if not state_follows(current, wanted):
         raise ConflictError(STATE_NOT_FORWARD)
-
-
-def _new_code() -> str:
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_CHARS))
-    return "-".join(raw[i : i + 4] for i in range(0, _CODE_CHARS, 4))
 
 
 def _check_id(value: bytes, what: str, length: int) -> None:

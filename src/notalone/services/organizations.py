@@ -34,6 +34,7 @@ from typing import Protocol
 
 from notalone.crypto.ct import bytes_eq
 from notalone.errors import EncodingError, InputError, VerificationError
+from notalone.services import enrollment
 from notalone.services.escrow import (
     MAX_DISPLAY_NAME_CHARS,
     CounselorRecord,
@@ -51,23 +52,16 @@ INVITE_ID_BYTES = 8
 #: Counts below this leave the server as FEWER_THAN_5.
 SMALL_COUNT = 5
 FEWER_THAN_5 = "fewer than 5"
-DEFAULT_ENROLLMENT_TTL_MS = 7 * 24 * 3600 * 1000
-MAX_ENROLLMENT_TTL_MS = 90 * 24 * 3600 * 1000
+
+DEFAULT_ENROLLMENT_TTL_MS = enrollment.DEFAULT_ENROLLMENT_TTL_MS
+MAX_ENROLLMENT_TTL_MS = enrollment.MAX_ENROLLMENT_TTL_MS
+ENROLLMENT_REFUSED = enrollment.ENROLLMENT_REFUSED
 
 _ADMIN_TOKEN_LABEL = b"notalone/v1/escrow/org-admin-token|"
 _ENROLLMENT_LABEL = b"notalone/v1/escrow/org-admin-enrollment|"
 
-#: Enrollment codes: 20 Crockford base32 characters (100 bits), shown in groups of four.
-_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_CODE_CHARS = 20
-_CODE_FOLD = str.maketrans({"O": "0", "I": "1", "L": "1"})
-
 Clock = Callable[[], int]
 
-# The same text for every store, so tests can compare.
-ENROLLMENT_REFUSED = (
-    "this enrollment code is not valid, already used or expired; ask the operator for a new one"
-)
 INTAKE_KEY_DIFFERS = (
     "this organization already has another intake key; import the backup of an existing "
     "admin of the organization and enroll with its key"
@@ -270,15 +264,13 @@ class OrganizationService:
         """A one-time code with which the admin named `display_name` enrolls."""
         _check_organization_id(organization_id)
         name = _display_name(display_name)
-        ttl = DEFAULT_ENROLLMENT_TTL_MS if ttl_ms is None else ttl_ms
-        if not 1 <= ttl <= MAX_ENROLLMENT_TTL_MS:
-            raise InputError("an enrollment code lasts between 1 s and 90 days")
         now_ms = self._clock()
-        code = _new_code()
+        expires_at_ms = enrollment.expiry_ms(now_ms, ttl_ms)
+        code = enrollment.new_code()
         self._store.add_enrollment(
-            enrollment_code_hash(code), organization_id, name, now_ms + ttl, now_ms
+            enrollment_code_hash(code), organization_id, name, expires_at_ms, now_ms
         )
-        return NewEnrollment(code, organization_id, now_ms + ttl)
+        return NewEnrollment(code, organization_id, expires_at_ms)
 
     # -- admins --------------------------------------------------------------------------
 
@@ -384,15 +376,7 @@ def admin_token_hash(token: str) -> bytes:
 
 def enrollment_code_hash(code: str) -> bytes:
     """The SHA-256 under which an enrollment code is stored (of its normalized form)."""
-    return hashlib.sha256(_ENROLLMENT_LABEL + normalize_code(code).encode("ascii")).digest()
-
-
-def normalize_code(code: str) -> str:
-    """Upper case, without spaces or dashes, O→0 and I/L→1 (a code typed from paper)."""
-    if not isinstance(code, str) or len(code) > 64:
-        return ""
-    cleaned = code.upper().replace("-", "").replace(" ", "").translate(_CODE_FOLD)
-    return cleaned if cleaned.isascii() else ""
+    return enrollment.code_hash(_ENROLLMENT_LABEL, code)
 
 
 def invite_id(code_hash: bytes) -> str:
@@ -426,11 +410,6 @@ def _count_by_quarter(times_ms: Sequence[int]) -> dict[str, int]:
         quarter = quarter_of(ms)
         counts[quarter] = counts.get(quarter, 0) + 1
     return counts
-
-
-def _new_code() -> str:
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_CHARS))
-    return "-".join(raw[i : i + 4] for i in range(0, _CODE_CHARS, 4))
 
 
 def _display_name(value: str) -> str:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from notalone.errors import ConflictError, InputError
 from notalone.services.casework import (
     CASE_NEW,
-    ENROLLMENT_REFUSED,
     NO_INTAKE_KEY,
     NO_SUCH_CASE,
     STATE_NOT_FORWARD,
@@ -30,6 +29,7 @@ from notalone.services.casework import (
 )
 from notalone.services.escrow import COUNSELOR_TAKEN, CounselorRecord, NotFoundError
 from notalone.storage.engine import Database
+from notalone.storage.enrollment import claim_enrollment
 from notalone.storage.models import (
     Case,
     CaseNote,
@@ -92,23 +92,15 @@ class SqlCaseworkStore:
         """See `CaseworkStore.enroll`."""
         try:
             with self._db.transaction() as session:
-                claimed = session.execute(
-                    update(CounselorEnrollment)
-                    .where(
-                        CounselorEnrollment.code_hash == code_hash,
-                        CounselorEnrollment.used_at_ms.is_(None),
-                        CounselorEnrollment.expires_at_ms > now_ms,
-                    )
-                    .values(used_at_ms=now_ms)
-                    .returning(
-                        CounselorEnrollment.counselor_id,
-                        CounselorEnrollment.display_name,
-                        CounselorEnrollment.notify_email,
-                    )
-                ).first()
-                if claimed is None:
-                    raise InputError(ENROLLMENT_REFUSED)
-                counselor_id, display_name, notify_email = claimed
+                counselor_id, display_name, notify_email = claim_enrollment(
+                    session,
+                    CounselorEnrollment,
+                    code_hash,
+                    now_ms,
+                    CounselorEnrollment.counselor_id,
+                    CounselorEnrollment.display_name,
+                    CounselorEnrollment.notify_email,
+                )
                 taken = session.scalar(
                     select(Counselor.id).where(
                         or_(Counselor.id == counselor_id, Counselor.public_key == public_key)

@@ -12,13 +12,12 @@ quote values).
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from notalone.errors import ConflictError, InputError
+from notalone.errors import ConflictError
 from notalone.services.escrow import CounselorRecord, NotFoundError
 from notalone.services.organizations import (
-    ENROLLMENT_REFUSED,
     INTAKE_KEY_DIFFERS,
     NO_COUNSELOR,
     NO_INVITE,
@@ -32,6 +31,7 @@ from notalone.services.organizations import (
     same_key,
 )
 from notalone.storage.engine import Database
+from notalone.storage.enrollment import claim_enrollment
 from notalone.storage.models import (
     Account,
     Counselor,
@@ -132,22 +132,14 @@ class SqlOrganizationStore:
         """See `OrganizationStore.enroll`."""
         try:
             with self._db.transaction() as session:
-                used = session.execute(
-                    update(OrganizationAdminEnrollment)
-                    .where(
-                        OrganizationAdminEnrollment.code_hash == code_hash,
-                        OrganizationAdminEnrollment.used_at_ms.is_(None),
-                        OrganizationAdminEnrollment.expires_at_ms > now_ms,
-                    )
-                    .values(used_at_ms=now_ms)
-                    .returning(
-                        OrganizationAdminEnrollment.organization_id,
-                        OrganizationAdminEnrollment.display_name,
-                    )
-                ).first()
-                if used is None:
-                    raise InputError(ENROLLMENT_REFUSED)
-                organization_id, display_name = used
+                organization_id, display_name = claim_enrollment(
+                    session,
+                    OrganizationAdminEnrollment,
+                    code_hash,
+                    now_ms,
+                    OrganizationAdminEnrollment.organization_id,
+                    OrganizationAdminEnrollment.display_name,
+                )
                 key = session.get(OrganizationKey, organization_id)
                 if key is None:
                     session.add(
