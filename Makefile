@@ -102,8 +102,11 @@ test-js: install
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
+# Tests marked `timing` compare response times: they run after the others, alone.
 test: install postgres browser-deps test-deps lint typecheck test-js
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(CORE_COVERAGE) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not timing" \
+	  $(CORE_COVERAGE) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m timing $(PYTEST_ARGS)
 
 up: install
 	$(BIN)/notalone up

@@ -362,8 +362,10 @@ def test_small_trees_match_reference_and_verify() -> None:
             merkle.verify_consistency(old, size, _ref_mth(tree[:old]), root, proof)
 
 
+# Up to 150 leaves: every consistency proof costs O(size²) hashes, and the exhaustive
+# test above already covers every small tree.
 @settings(max_examples=25, deadline=None)
-@given(size=st.integers(1, 300), seed=st.binary(max_size=8))
+@given(size=st.integers(1, 150), seed=st.binary(max_size=8))
 def test_every_proof_of_a_random_tree_verifies(size: int, seed: bytes) -> None:
     tree = _tree(size, seed)
     root = merkle.root(tree)

@@ -26,6 +26,9 @@ from notalone.web.app import build_services, create_app
 from tests.services.conftest import Clock
 from tests.web.conftest import Env, entry_body, make_settings
 
+# Run alone by `make test` (after the parallel run): another worker's load would be noise.
+pytestmark = pytest.mark.timing
+
 PAIRS = 150
 FLOOR_MS = 25
 PERMUTATIONS = 1000
