@@ -91,12 +91,12 @@ class Services:
     records: RecordService | None = None
     #: None without SMTP settings: outbox rows then wait (docs/escrow-api.md).
     notifications: NotificationService | None = None
-    # -- counselor console (issue 5): casework --
+    #: The counselor console: enrollment, cases, notes, reports (docs/counselor-guide.md).
     #: None without the escrow (enrollment signs with its vouching key).
     casework: CaseworkService | None = None
-    # -- organizations (issue 5): organizations --
+    #: Organization admins: invites, counselor pool, totals, report intake.
     organizations: OrganizationService | None = None
-    # -- membership tokens (issue 5): membership --
+    #: Membership tokens: member codes, blind issuance, redemption (§15).
     membership: MembershipService | None = None
 
 
@@ -133,15 +133,12 @@ def build_services(settings: EscrowSettings, database: Database) -> Services:
         escrow=escrow,
         records=records,
         notifications=notifications,
-        # -- counselor console (issue 5): casework= --
         casework=None
         if escrow is None or settings.vouching_key is None
         else CaseworkService(SqlCaseworkStore(database), settings.vouching_key, settings.clock_ms),
-        # -- organizations (issue 5): organizations= --
         organizations=OrganizationService(
             SqlOrganizationStore(database), settings.clock_ms, escrow
         ),
-        # -- membership tokens (issue 5): membership= --
         membership=MembershipService(
             SqlMembershipStore(database),
             settings.server_secret,
@@ -291,13 +288,10 @@ def create_app(
         app.include_router(counselors_router())
     if services.records is not None:
         app.include_router(records_router())
-    # -- counselor console (issue 5) --
     if services.casework is not None:
         app.include_router(casework_router())
-    # -- organizations (issue 5) --
     if services.organizations is not None:
         app.include_router(organizations_router())
-    # -- membership tokens (issue 5) --
     if services.membership is not None:
         app.include_router(membership_router())
     # The survivor's pages and their style sheet and scripts (docs/web.md).

@@ -63,17 +63,18 @@ PAGES = (
     Page("/entries/new", "entry_new.html", "entry-new", signed_in=True),
     # The quick-exit destination: a neutral page with no script and no mention of us.
     Page("/exit", "exit.html", None),
-    # -- counselor console (issue 5) --
+    # The counselor console (docs/counselor-guide.md): no survivor session; the scripts
+    # need an unlocked keyholder vault.
     Page("/counselor", "counselor.html", "counselor"),
     Page("/counselor/enroll", "counselor_enroll.html", "counselor-enroll"),
     Page("/counselor/inbox", "counselor_inbox.html", "counselor-inbox"),
     Page("/counselor/case", "counselor_case.html", "counselor-case"),
-    # -- organization admin (issue 5) --
+    # The organization admin's pages (docs/org-admin-guide.md), likewise.
     Page("/org", "org.html", "org"),
     Page("/org/enroll", "org_enroll.html", "org-enroll"),
     Page("/org/dashboard", "org_dashboard.html", "org-dashboard"),
     Page("/org/reports", "org_reports.html", "org-reports"),
-    # -- membership tokens (issue 5) --
+    # Membership tokens (docs/membership-tokens.md).
     Page("/join", "join.html", "join"),
     Page("/org/members", "org_members.html", "org-members"),
 )
