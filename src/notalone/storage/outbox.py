@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -80,25 +81,67 @@ def enqueue_new_match(session: Session, counselor_ids: Iterable[str], now_ms: in
     )
 
 
-def claim(session: Session, now_ms: int, limit: int, lease_ms: int) -> list[Notification]:
-    """Claim up to `limit` due rows in the caller's write transaction (see the module
-    docstring); each comes with its counselor's current notify_email."""
+#: The two tables of mail owed: counselors' notifications and member codes. They are
+#: claimed, leased and failed alike.
+MailTable = type[OutboxRow] | type[MemberMail]
+
+
+def _due(table: MailTable, now_ms: int) -> tuple[Any, ...]:
+    return (table.delivered_at_ms.is_(None), table.next_attempt_at_ms <= now_ms)
+
+
+def _lease(
+    session: Session, table: MailTable, now_ms: int, limit: int, lease_ms: int, *columns: Any
+) -> list[Any]:
+    """Select up to `limit` due rows' `columns` for update and push their next attempt
+    `lease_ms` ahead, so that another claimer skips them while they are being sent."""
     rows = session.execute(
-        select(OutboxRow.id, OutboxRow.counselor_id, OutboxRow.kind, OutboxRow.attempts)
-        .where(OutboxRow.delivered_at_ms.is_(None), OutboxRow.next_attempt_at_ms <= now_ms)
-        .order_by(OutboxRow.next_attempt_at_ms, OutboxRow.id)
+        select(table.id, *columns)
+        .where(*_due(table, now_ms))
+        .order_by(table.next_attempt_at_ms, table.id)
         .limit(limit)
         # PostgreSQL: rows another claimer holds are skipped, not waited for. SQLite
         # renders no locking clause; its single writer is the lock.
         .with_for_update(skip_locked=True)
     ).all()
+    if rows:
+        session.execute(
+            update(table)
+            .where(table.id.in_([r.id for r in rows]))
+            .values(next_attempt_at_ms=now_ms + lease_ms)
+        )
+    return list(rows)
+
+
+def _fail(
+    session: Session, table: MailTable, row_id: int, error_kind: str, next_attempt_at_ms: int
+) -> None:
+    # Only a fixed word is kept; anything else (a server's reply) becomes "other".
+    kind = error_kind if error_kind in OUTBOX_ERROR_KINDS else "other"
+    session.execute(
+        update(table)
+        .where(table.id == row_id, table.delivered_at_ms.is_(None))
+        .values(
+            attempts=table.attempts + 1, next_attempt_at_ms=next_attempt_at_ms, last_error_kind=kind
+        )
+    )
+
+
+def claim(session: Session, now_ms: int, limit: int, lease_ms: int) -> list[Notification]:
+    """Claim up to `limit` due rows in the caller's write transaction (see the module
+    docstring); each comes with its counselor's current notify_email."""
+    rows = _lease(
+        session,
+        OutboxRow,
+        now_ms,
+        limit,
+        lease_ms,
+        OutboxRow.counselor_id,
+        OutboxRow.kind,
+        OutboxRow.attempts,
+    )
     if not rows:
         return []
-    session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id.in_([r.id for r in rows]))
-        .values(next_attempt_at_ms=now_ms + lease_ms)
-    )
     found = session.execute(
         select(Counselor.id, Counselor.notify_email).where(
             Counselor.id.in_({r.counselor_id for r in rows})
@@ -117,19 +160,17 @@ class SqlOutbox:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def claim_due(self, now_ms: int, limit: int, lease_ms: int) -> list[Notification]:
-        """See `OutboxStore.claim_due`."""
+    def _anything_due(self, table: MailTable, now_ms: int, limit: int, lease_ms: int) -> bool:
         if limit < 1 or lease_ms < 1:
             raise InputError("a claim needs a positive limit and lease")
         # A read first: most rounds find nothing due, and then take no write turn (on
         # SQLite, the writer that slot inserts wait for).
         with self._db.read() as session:
-            due = session.scalar(
-                select(OutboxRow.id)
-                .where(OutboxRow.delivered_at_ms.is_(None), OutboxRow.next_attempt_at_ms <= now_ms)
-                .limit(1)
-            )
-        if due is None:
+            return session.scalar(select(table.id).where(*_due(table, now_ms)).limit(1)) is not None
+
+    def claim_due(self, now_ms: int, limit: int, lease_ms: int) -> list[Notification]:
+        """See `OutboxStore.claim_due`."""
+        if not self._anything_due(OutboxRow, now_ms, limit, lease_ms):
             return []
         with self._db.transaction() as session:
             return claim(session, now_ms, limit, lease_ms)
@@ -145,40 +186,23 @@ class SqlOutbox:
 
     def mark_failed(self, notification_id: int, error_kind: str, next_attempt_at_ms: int) -> None:
         """See `OutboxStore.mark_failed`."""
-        kind = error_kind if error_kind in OUTBOX_ERROR_KINDS else "other"
         with self._db.transaction() as session:
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == notification_id, OutboxRow.delivered_at_ms.is_(None))
-                .values(
-                    attempts=OutboxRow.attempts + 1,
-                    next_attempt_at_ms=next_attempt_at_ms,
-                    last_error_kind=kind,
-                )
-            )
+            _fail(session, OutboxRow, notification_id, error_kind, next_attempt_at_ms)
 
     def claim_member_mail(self, now_ms: int, limit: int, lease_ms: int) -> list[MemberMailItem]:
         """See `OutboxStore.claim_member_mail`."""
-        if limit < 1 or lease_ms < 1:
-            raise InputError("a claim needs a positive limit and lease")
-        due_now = (MemberMail.delivered_at_ms.is_(None), MemberMail.next_attempt_at_ms <= now_ms)
-        with self._db.read() as session:
-            if session.scalar(select(MemberMail.id).where(*due_now).limit(1)) is None:
-                return []
+        if not self._anything_due(MemberMail, now_ms, limit, lease_ms):
+            return []
         with self._db.transaction() as session:
-            rows = session.execute(
-                select(MemberMail.id, MemberMail.attempts, MemberMail.recipient, MemberMail.secret)
-                .where(*due_now)
-                .order_by(MemberMail.next_attempt_at_ms, MemberMail.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not rows:
-                return []
-            session.execute(
-                update(MemberMail)
-                .where(MemberMail.id.in_([r.id for r in rows]))
-                .values(next_attempt_at_ms=now_ms + lease_ms)
+            rows = _lease(
+                session,
+                MemberMail,
+                now_ms,
+                limit,
+                lease_ms,
+                MemberMail.attempts,
+                MemberMail.recipient,
+                MemberMail.secret,
             )
             # Undelivered rows hold both (CHECK erased_once_delivered).
             return [MemberMailItem(r.id, r.attempts, str(r.recipient), str(r.secret)) for r in rows]
@@ -199,17 +223,8 @@ class SqlOutbox:
 
     def member_mail_failed(self, mail_id: int, error_kind: str, next_attempt_at_ms: int) -> None:
         """See `OutboxStore.member_mail_failed`."""
-        kind = error_kind if error_kind in OUTBOX_ERROR_KINDS else "other"
         with self._db.transaction() as session:
-            session.execute(
-                update(MemberMail)
-                .where(MemberMail.id == mail_id, MemberMail.delivered_at_ms.is_(None))
-                .values(
-                    attempts=MemberMail.attempts + 1,
-                    next_attempt_at_ms=next_attempt_at_ms,
-                    last_error_kind=kind,
-                )
-            )
+            _fail(session, MemberMail, mail_id, error_kind, next_attempt_at_ms)
 
     def rows(self) -> list[OutboxView]:
         """Every outbox row, oldest first (operators and tests)."""
