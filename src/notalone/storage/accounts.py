@@ -54,6 +54,19 @@ def _kind(value: str) -> SessionKind:
     raise InputError("a stored session has an unknown kind")  # pragma: no cover - CHECKed.
 
 
+def account_row(account: AccountRecord, organization_id: bytes) -> Account:
+    """The `accounts` row of a registration, in the organization its invite or token named."""
+    return Account(
+        id=account.id,
+        username=account.username,
+        organization_id=organization_id,
+        auth_key_hash=account.auth_key_hash,
+        recovery_auth_key_hash=account.recovery_auth_key_hash,
+        key_bundle=account.key_bundle,
+        created_at_ms=account.created_at_ms,
+    )
+
+
 class SqlAccountStore:
     """`services.accounts.AccountStore` on a `Database`."""
 
@@ -113,17 +126,7 @@ class SqlAccountStore:
                 if used is None:
                     unusable = True
                 else:
-                    session.add(
-                        Account(
-                            id=account.id,
-                            username=account.username,
-                            organization_id=used,
-                            auth_key_hash=account.auth_key_hash,
-                            recovery_auth_key_hash=account.recovery_auth_key_hash,
-                            key_bundle=account.key_bundle,
-                            created_at_ms=account.created_at_ms,
-                        )
-                    )
+                    session.add(account_row(account, used))
         except IntegrityError as e:
             # The only unique value a racing registration can share is the username (the
             # id is 16 random bytes); the rollback also returned the invite's use.

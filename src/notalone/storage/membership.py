@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from notalone.errors import ConflictError, InputError, LimitError
 from notalone.protocol.membership import CODE_REFUSED
 from notalone.services.accounts import USERNAME_TAKEN, AccountRecord
+from notalone.storage.accounts import account_row
 from notalone.storage.engine import Database
 from notalone.storage.models import (
     MEMBER_MAIL_CODE,
@@ -163,17 +164,7 @@ class SqlMembershipStore:
                     )
                 )
                 session.flush()
-                session.add(
-                    Account(
-                        id=account.id,
-                        username=account.username,
-                        organization_id=organization_id,
-                        auth_key_hash=account.auth_key_hash,
-                        recovery_auth_key_hash=account.recovery_auth_key_hash,
-                        key_bundle=account.key_bundle,
-                        created_at_ms=account.created_at_ms,
-                    )
-                )
+                session.add(account_row(account, organization_id))
         except IntegrityError as e:
             # A racing registration committed first: it spent the token or took the name.
             if self.spent(organization_id, token_input):
