@@ -97,16 +97,14 @@ test-js: install
 	cd js && npm test
 
 # Two workers: the slow tests (crash, power cuts, canaries, fuzzing, browser) mostly wait
-# on processes, disks and browsers, so two of them share the machine well. --dist load
-# hands out tests in collection order, and tests/conftest.py puts the slowest files
-# first, so they overlap with the rest (--dist loadfile queued them last: a 2-minute
-# tail on one worker).
+# on processes, disks and browsers, so two of them share the machine well. --dist
+# loadfile keeps a file's tests (and its module fixtures) on one worker.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
 # Tests marked `timing` compare response times: they run after the others, alone.
 test: install postgres browser-deps test-deps lint typecheck test-js
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist load -m "not timing" \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not timing" \
 	  $(CORE_COVERAGE) $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m timing $(PYTEST_ARGS)
 

@@ -29,30 +29,3 @@ def load_shared_vectors(name: str) -> Any:
     if not path.exists():
         pytest.fail(f"official vectors missing: {path} (../shared must sit beside the repo)")
     return json.loads(path.read_text())
-
-
-#: The files whose tests take minutes (crash, power cuts, canaries, fuzzing, browsers):
-#: run first, so that on several workers (`make test`) they overlap with everything else
-#: instead of being the last thing a worker does.
-SLOW_FIRST = (
-    "tests/security/test_openapi_fuzzing.py",
-    "tests/e2e/test_crash_safety.py",
-    "tests/security/test_matching_properties.py",
-    "tests/e2e/test_canary.py",
-    "tests/e2e/test_power_cuts.py",
-    "tests/e2e/test_backup.py",
-    "tests/browser/test_survivor_flow.py",
-    "tests/e2e/test_core_dump_canaries.py",
-    "tests/browser/test_accessibility.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the slow files' tests first, keeping the order of everything else."""
-    rank = {path: position for position, path in enumerate(SLOW_FIRST)}
-
-    def key(item: pytest.Item) -> int:
-        path = Path(str(item.fspath)).relative_to(REPO).as_posix()
-        return rank.get(path, len(SLOW_FIRST))
-
-    items.sort(key=key)
