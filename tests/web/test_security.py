@@ -139,6 +139,13 @@ def test_unexpected_errors_are_500_without_detail(
     _assert_secure_headers(response.headers, "500")
     assert "RuntimeError" in caplog.text
     assert "mossy" not in caplog.text
+    # Counted by /metrics like any other answer, under the route's template.
+    with TestClient(app, base_url="https://testserver") as client:
+        metrics = client.get("/metrics").text
+    assert (
+        'notalone_http_requests_total{method="POST",route="/v1/login/start",status="500"} 1'
+        in metrics.splitlines()
+    )
 
 
 def test_apps_share_no_state(env: Env) -> None:

@@ -192,7 +192,8 @@ def _label(value: str) -> str:
 
 
 class MetricsMiddleware:
-    """Counts every response by method, route template and status."""
+    """Counts every response by method, route template and status, the 500s of
+    unexpected exceptions included."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -202,16 +203,30 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+
+        def count(status: int) -> None:
+            route = scope.get("route")
+            # The template, never the requested path: a path may hold an id.
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.count_request(scope["method"], template, status)
 
         async def counting_send(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                route = scope.get("route")
-                # The template, never the requested path: a path may hold an id.
-                template = getattr(route, "path", None) or "unmatched"
-                self.metrics.count_request(scope["method"], template, message["status"])
+                started = True
+                count(message["status"])
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        try:
+            await self.app(scope, receive, counting_send)
+        except Exception:
+            # The catch-all handler answers such an exception with a 500 from Starlette's
+            # ServerErrorMiddleware, which wraps every middleware: the answer never passes
+            # through here, so it is counted as the exception goes by.
+            if not started:
+                count(500)
+            raise
 
 
 class HealthResponse(BaseModel):
