@@ -24,9 +24,10 @@ from the WAL), so it is not part of the image.
 with the same semantics where SQLAlchemy looks (rowcount of DML statements, lastrowid,
 description before the first row, isolation_level None = no implicit BEGIN, exception
 classes named as in PEP 249 so SQLAlchemy wraps them as it wraps sqlite3's).
-`vfs_database` builds the real `notalone.storage.engine.Database` on it: the storage code
-has no hook for a connection factory, so `create_engine` is replaced in that module for
-the duration of the constructor only.
+`vfs_database` builds the real `notalone.storage.engine.Database` on it, through the two
+hooks `Database` keeps for tests and fault injection: `dbapi_module` (this module object,
+for the writer and the readers alike) and `after_connect` (pragmas set after the storage's
+own, for the control experiment's weaker `synchronous`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ import os
 import random
 import re
 import threading
-import unittest.mock
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,9 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import apsw
-from sqlalchemy import Engine, create_engine, event
 
-import notalone.storage.engine as engine_module
 from notalone.storage.engine import Database
 
 SECTOR = 512
@@ -526,32 +524,22 @@ def vfs_database(
     """The escrow's `Database` for `url`, every connection opened on `vfs`.
 
     `synchronous` other than FULL (the control) and `autocheckpoint` (pages; SQLite's
-    default is 1000) are set after the storage's own connect hook, which sets FULL, so
-    that everything else stays as the escrow configures it.
+    default is 1000) are set after the storage's own per-connection settings, which set
+    FULL, so that everything else stays as the escrow configures it.
     """
-    module = ApswDbapi(vfs)
+    pragmas = [] if synchronous == "FULL" else [f"PRAGMA synchronous={synchronous}"]
+    if autocheckpoint is not None:
+        pragmas.append(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
 
-    def on_vfs(*args: Any, **kwargs: Any) -> Engine:
-        return create_engine(*args, module=module, **kwargs)
+    def override(dbapi_connection: Connection) -> None:
+        for pragma in pragmas:
+            dbapi_connection.execute(pragma)
 
-    original = engine_module._configure_sqlite
-
-    def configure(engine: Engine, busy_timeout_s: float, *, read_only: bool) -> None:
-        original(engine, busy_timeout_s, read_only=read_only)
-        pragmas = [] if synchronous == "FULL" else [f"PRAGMA synchronous={synchronous}"]
-        if autocheckpoint is not None:
-            pragmas.append(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
-
-        @event.listens_for(engine, "connect")
-        def _override(dbapi_connection: Connection, _record: object) -> None:
-            for pragma in pragmas:
-                dbapi_connection.execute(pragma)
-
-    with (
-        unittest.mock.patch.object(engine_module, "create_engine", on_vfs),
-        unittest.mock.patch.object(engine_module, "_configure_sqlite", configure),
-    ):
-        return Database(url)
+    return Database(
+        url,
+        dbapi_module=ApswDbapi(vfs),
+        after_connect=override if pragmas else None,
+    )
 
 
 @contextmanager

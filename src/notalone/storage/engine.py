@@ -14,6 +14,10 @@ here is a module-level singleton (style rule 6).
   writers that must not interleave (for example two inserts of one tag) take
   `pg_advisory_xact_lock` through `Database.serialize`.
 
+Two keyword arguments of `Database`, `dbapi_module` and `after_connect`, exist for tests
+and tools that inject faults (the power-cut harness runs the real `Database` on an SQLite
+VFS that loses unsynced writes); production code passes neither.
+
 docs/decisions/0004-storage.md gives the reasons.
 """
 
@@ -69,7 +73,30 @@ class Database:
         readers: int = DEFAULT_READERS,
         pool_size: int = DEFAULT_POOL_SIZE,
         max_overflow: int = DEFAULT_MAX_OVERFLOW,
+        dbapi_module: object | None = None,
+        after_connect: Callable[[Any], None] | None = None,
     ) -> None:
+        """Open the engines for `url` (nothing connects yet on PostgreSQL).
+
+        Raises InputError if the URL cannot be parsed or names an unsupported database.
+
+        `dbapi_module` and `after_connect` exist for tests and tools that inject faults
+        (a DB-API module over a VFS that loses unsynced writes, a weaker `synchronous` for
+        a control experiment); production code passes neither, and without them every
+        connection is the `sqlite3` module's with exactly the settings described in the
+        module docstring. Both are for SQLite only: with a PostgreSQL URL they raise
+        ValueError, a mistake of the calling code rather than bad input.
+
+        - `dbapi_module`: the DB-API 2 module every engine of this `Database` (the writer
+          and the readers) opens its connections with, given to SQLAlchemy's pysqlite
+          dialect as `create_engine(…, module=…)` in place of `sqlite3`. It must behave as
+          `sqlite3` does where SQLAlchemy looks; its `connect` gets the database path and
+          the `timeout` and `check_same_thread` arguments `sqlite3.connect` would get.
+        - `after_connect`: called with each new DB-API connection of every engine, after
+          this module has configured it (`isolation_level` None, then the pragmas), so
+          that what it sets, for example `PRAGMA synchronous=NORMAL`, overrides them. An
+          exception it raises fails the connection attempt.
+        """
         try:
             parsed = make_url(url)
         except ArgumentError as e:
@@ -83,11 +110,17 @@ class Database:
             parsed = parsed.set(drivername="postgresql+psycopg")
         if parsed.get_backend_name() == "sqlite" and parsed.get_driver_name() == "pysqlite":
             self.dialect: Dialect = "sqlite"
-            self._writer, self._reader = self._sqlite_engines(url, parsed.database, readers)
+            self._writer, self._reader = self._sqlite_engines(
+                url, parsed.database, readers, dbapi_module, after_connect
+            )
             # Python's lock is what keeps SQLite writes to one connection; see the module
             # docstring for why that beats letting threads compete for the file lock.
             self._write_lock = threading.Lock()
         elif parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+            if dbapi_module is not None or after_connect is not None:
+                # What a connect hook runs on psycopg opens an implicit transaction, whose
+                # rollback would undo a SET; nothing needs either hook there yet.
+                raise ValueError("dbapi_module and after_connect are for SQLite only")
             self.dialect = "postgresql"
             self._writer = create_engine(
                 parsed,
@@ -111,22 +144,36 @@ class Database:
 
     # -- connections -------------------------------------------------------------------
 
-    def _sqlite_engines(self, url: str, path: str | None, readers: int) -> tuple[Engine, Engine]:
+    def _sqlite_engines(
+        self,
+        url: str,
+        path: str | None,
+        readers: int,
+        dbapi_module: object | None,
+        after_connect: Callable[[Any], None] | None,
+    ) -> tuple[Engine, Engine]:
         in_memory = path in (None, "", ":memory:")
         connect_args = {"check_same_thread": False, "timeout": self._busy_timeout_s}
+        # Only when given, so that SQLAlchemy's default (`sqlite3`) stays what it picks.
+        module: dict[str, Any] = {} if dbapi_module is None else {"module": dbapi_module}
         if in_memory:
             # An in-memory database exists once per connection: the single writer
             # connection must serve the reads too.
-            writer = create_engine(url, poolclass=StaticPool, connect_args=connect_args)
-            _configure_sqlite(writer, self._busy_timeout_s, read_only=False)
+            writer = create_engine(url, poolclass=StaticPool, connect_args=connect_args, **module)
+            _configure_sqlite(writer, self._busy_timeout_s, read_only=False, then=after_connect)
             return writer, writer
         # Created readable by its owner only (SQLite gives the -wal and -shm files the same
         # mode): it holds ciphertexts, hashes and the metadata of who named whom.
         Path(str(path)).touch(mode=0o600, exist_ok=True)
         writer = create_engine(
-            url, poolclass=QueuePool, pool_size=1, max_overflow=0, connect_args=connect_args
+            url,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            connect_args=connect_args,
+            **module,
         )
-        _configure_sqlite(writer, self._busy_timeout_s, read_only=False)
+        _configure_sqlite(writer, self._busy_timeout_s, read_only=False, then=after_connect)
         # Connect the writer once now: it switches the file to WAL before any reader opens.
         with writer.connect():
             pass
@@ -136,8 +183,9 @@ class Database:
             pool_size=readers,
             max_overflow=readers,
             connect_args=connect_args,
+            **module,
         )
-        _configure_sqlite(reader, self._busy_timeout_s, read_only=True)
+        _configure_sqlite(reader, self._busy_timeout_s, read_only=True, then=after_connect)
         return writer, reader
 
     @property
@@ -265,7 +313,15 @@ def alembic_config(connection: Connection) -> Config:
     return config
 
 
-def _configure_sqlite(engine: Engine, busy_timeout_s: float, *, read_only: bool) -> None:
+def _configure_sqlite(
+    engine: Engine,
+    busy_timeout_s: float,
+    *,
+    read_only: bool,
+    then: Callable[[Any], None] | None = None,
+) -> None:
+    """Configure every new connection of `engine`, then hand it to `then` (see `Database`)."""
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # SQLAlchemy, not the sqlite3 module, decides when transactions begin (see _begin).
@@ -287,6 +343,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float, *, read_only: bool)
                 cursor.execute("PRAGMA query_only=ON")
         finally:
             cursor.close()
+        if then is not None:
+            # Called here rather than from a listener of its own, so that it runs after
+            # the settings above whatever order SQLAlchemy keeps its listeners in.
+            then(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
