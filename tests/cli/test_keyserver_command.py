@@ -85,6 +85,9 @@ def test_deal_keys_with_given_deployment_and_ticket_key(tmp_path: Path) -> None:
         (["--ticket-public-key", "zz" * 32], "32 bytes as hex"),
         (["--threshold", "4", "--servers", "3"], "cannot exceed"),
         (["--threshold", "0"], "--threshold"),
+        # With τ = 1 each share would be the whole key.
+        (["--threshold", "1", "--servers", "1"], "--threshold"),
+        (["--threshold", "1"], "--threshold"),
         (["--ticket-period-ms", "10"], "--ticket-period-ms"),
     ],
 )

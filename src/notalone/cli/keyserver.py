@@ -45,7 +45,14 @@ def deal_keys_command(
     ],
     threshold: Annotated[
         int,
-        typer.Option("--threshold", min=1, max=255, help="How many key servers must answer (τ)."),
+        # τ = 1 would give every key server the whole key k: one operator could then
+        # recompute the tag of any identifier it guesses, alone.
+        typer.Option(
+            "--threshold",
+            min=2,
+            max=255,
+            help="How many key servers must answer (τ); at least 2, so no one holds k.",
+        ),
     ] = 2,
     servers: Annotated[
         int, typer.Option("--servers", min=1, max=255, help="How many key servers (n).")
