@@ -65,7 +65,7 @@ from notalone.web.security import (
     Send,
 )
 from notalone.web.settings import EscrowSettings
-from notalone.web.timing import ResponseFloorMiddleware
+from notalone.web.timing import PreciseWaker, ResponseFloorMiddleware
 
 PROMETHEUS_MEDIA_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -244,6 +244,7 @@ def create_app(
     """Build the escrow's web application; `keyserver_transport` replaces the network
     between the key-server relay and the key servers (tests)."""
     relay = KeyServerRelay(keyserver_transport)
+    waker = PreciseWaker()
     notifier = None
     if services.notifications is not None:
         notifier = Notifier(services.notifications, settings.notify_poll_s)
@@ -256,6 +257,7 @@ def create_app(
         yield
         if notifier is not None:
             notifier.stop()
+        waker.close()
         await relay.aclose()
 
     app = FastAPI(
@@ -281,6 +283,7 @@ def create_app(
     app.add_middleware(
         ResponseFloorMiddleware,
         floors={("POST", "/v1/entries"): settings.entry_response_floor_ms / 1000},
+        waker=waker,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)
