@@ -18,14 +18,16 @@ JS_STAMP   := js/node_modules/.installed
 JS_BUNDLE  := src/notalone/web/static/js/notalone.js
 JS_SOURCES := $(shell find js/src js/test js/build.mjs -type f 2>/dev/null)
 
-.PHONY: help install system-deps node-deps browser-deps test-deps postgres test test-js lint typecheck up bench vectors lock clean
+.PHONY: help install system-deps node-deps browser-deps test-deps postgres test test-slow audit test-js lint typecheck up bench vectors lock clean
 
 help:
 	@echo "make up        install, then start NotAlone on embedded defaults"
 	@echo "make test      install, then run the whole test suite (lint, types, tests)"
+	@echo "make test-slow the fault-injection, fuzzing, canary and timing tests at full size"
 	@echo "make bench     install, then run the benchmarks in bench/ (oprf, escrow, browser)"
 	@echo "make vectors   regenerate the cross-language test vectors in vectors/"
 	@echo "make lock      re-resolve requirements.lock from pyproject.toml (hashes pinned)"
+	@echo "make audit     known vulnerabilities in the locked Python and npm packages (online)"
 
 install: $(STAMP) $(JS_BUNDLE)
 
@@ -103,10 +105,19 @@ PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
 # Tests marked `timing` compare response times: they run after the others, alone.
+# Tests marked `slow` run at a quick size here and at full size in `make test-slow`
+# (tests/sizes.py), which CI runs after this.
 test: install postgres browser-deps test-deps lint typecheck test-js
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not timing" \
-	  $(CORE_COVERAGE) $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -m timing $(PYTEST_ARGS)
+	NOTALONE_TEST_SIZE=quick $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile \
+	  -m "not timing" $(CORE_COVERAGE) $(PYTEST_ARGS)
+	NOTALONE_TEST_SIZE=quick $(BIN)/python -m pytest -m timing $(PYTEST_ARGS)
+
+# The figures docs/threat-model.md quotes: 10,000 fuzzed requests, 50 SIGKILLs, 40 power
+# cuts, 1,000 canaries of each kind, 10,000 timed requests (about 15 minutes here).
+test-slow: install postgres browser-deps test-deps
+	NOTALONE_TEST_SIZE=full $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile \
+	  -m "slow and not timing" -rP $(PYTEST_ARGS)
+	NOTALONE_TEST_SIZE=full $(BIN)/python -m pytest -m "slow and timing" -rP $(PYTEST_ARGS)
 
 up: install
 	$(BIN)/notalone up
@@ -119,10 +130,22 @@ bench: install browser-deps
 vectors: install
 	$(BIN)/notalone vectors --out vectors
 
+# Known vulnerabilities in the pinned packages: pip-audit looks up each package of
+# requirements.lock at its pinned version (PyPI's JSON API), npm audit those of
+# js/package-lock.json (the npm registry's audit endpoint); high or critical fails.
+# --strict makes a package that could not be looked up fail the run instead of passing
+# unchecked. Both services must be reachable: from this project's CI machines they are
+# not (SECURITY.md, "Supply chain").
+audit: install
+	$(BIN)/pip-audit --strict --disable-pip --require-hashes -r requirements.lock
+	cd js && npm audit --audit-level=high
+
+# pip itself stays the venv's own (pip-audit asks for it): a lock that pinned pip would
+# have pip replace itself halfway through installing the lock.
 lock: install
 	$(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes \
-	  --python-version 3.11 --universal -o requirements.lock
+	  --python-version 3.11 --universal --no-emit-package pip -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov js/node_modules \

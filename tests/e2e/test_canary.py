@@ -20,10 +20,10 @@ dumped as — in:
 
 A positive control writes one fresh canary in plaintext into a scratch table (and a log
 line) and asserts the same scanner finds it, so the test cannot pass vacuously.
-SQLite and PostgreSQL each run 1,000 canaries of each kind (the figures are printed,
-see `-s`). To keep the run near a minute per backend, an entry carries 16 identifiers
-and 16 contacts (the body limit is raised to fit 16 slots that each seal the whole
-package) and a record carries five canary texts.
+SQLite and PostgreSQL each run 1,000 canaries of each kind (200 in `make test`, see
+tests/sizes.py; the figures are printed, see `-s`). To keep the run near a minute per
+backend, an entry carries 16 identifiers and 16 contacts (the body limit is raised to
+fit 16 slots that each seal the whole package) and a record carries five canary texts.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from notalone.storage.engine import Database
 from notalone.storage.quota import SqlQuotaStore
 from notalone.web.app import build_services, create_app
 from notalone.web.settings import EscrowSettings
+from tests.sizes import size
 
 # The session-scoped PostgreSQL fixtures of the storage tests, reused here.
 from tests.storage.conftest import (  # noqa: F401 - imported to register them as fixtures.
@@ -73,13 +74,17 @@ from tests.storage.conftest import (  # noqa: F401 - imported to register them a
     pg_url,
 )
 
+# Quick in `make test`, at full size in `make test-slow` (tests/sizes.py).
+pytestmark = pytest.mark.slow
+
 HOST = "127.0.0.1"
 PASSPHRASE = "correct horse battery staple"
 OPERATOR_TOKEN = "operator-" + secrets.token_hex(24)
 #: Cheap Argon2id on both sides: the settings and the client accept a lower floor.
 CHEAP = Argon2Params(time_cost=1, memory_kib=8)
 #: Canaries of each kind (identifiers, contacts, record texts) per backend.
-COUNTS = {"sqlite": 1000, "postgresql": 1000}
+CANARIES = size("NOTALONE_CANARIES", full=1000, quick=200)
+COUNTS = {"sqlite": CANARIES, "postgresql": CANARIES}
 IDENTIFIERS_PER_ENTRY = 16
 RECORD_FIELDS = 5
 SURVIVORS = 12
@@ -597,8 +602,9 @@ def test_no_canary_at_rest_or_in_logs(stack: Stack, caplog: pytest.LogCaptureFix
         f"{submitted.matched_pairs} matches, {opened} packages opened by counselors; "
         f"submitted in {elapsed_submit:.1f} s"
     )
-    for label, size in scanned.items():
-        print(f"[canary {stack.backend}]   {label}: {size:,} bytes, {len(findings[label])} found")
+    for label, scanned_bytes in scanned.items():
+        found = len(findings[label])
+        print(f"[canary {stack.backend}]   {label}: {scanned_bytes:,} bytes, {found} found")
     print(
         f"[canary {stack.backend}]   {len(caplog.records):,} log records from {loggers}; "
         f"{scanner.bytes_scanned:,} bytes scanned in all"

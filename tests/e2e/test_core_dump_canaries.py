@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import mmap
-import os
 import re
 import secrets
 import shutil
@@ -59,10 +58,14 @@ from tests.e2e.test_canary import (
     make_phone,
     submit,
 )
+from tests.sizes import size
 from tests.upstack import UpProcess, free_port
 
+# Quick in `make test`, at full size in `make test-slow` (tests/sizes.py).
+pytestmark = pytest.mark.slow
+
 #: Canaries of each kind (identifiers, contacts, record texts).
-COUNT = int(os.environ.get("NOTALONE_CORE_CANARIES", "1000"))
+COUNT = size("NOTALONE_CORE_CANARIES", full=1000, quick=200)
 #: The settings `up` writes, made cheap and roomy as tests/e2e/test_canary.py's are.
 CONFIG_OVERRIDES = {
     "hash_time_cost": 1,

@@ -1,5 +1,7 @@
 """Crash safety: 16 writers with idempotency keys while the escrow is SIGKILLed 50 times.
 
+(50 at full size, in `make test-slow`; 10 in `make test`: tests/sizes.py.)
+
 `notalone up` (escrow and key servers, SQLite WAL with synchronous=FULL) runs on a data
 directory; 16 survivors write records and entries concurrently, each write with its own
 Idempotency-Key, some entries naming shared people so that matches form. Meanwhile the
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from notalone.crypto import aead
 from notalone.protocol import matching
@@ -47,10 +50,14 @@ from notalone.protocol.receipts import SignedTreeHead
 from notalone.protocol.slots import Package, Slot, build_slot
 from notalone.storage.models import SLOT_LIVE
 from tests.services.conftest import make_bundle
+from tests.sizes import size
 from tests.upstack import UpProcess, free_port
 from tests.web.conftest import entry_body
 
-KILLS = int(os.environ.get("NOTALONE_CRASH_KILLS", "50"))
+# Quick in `make test`, at full size in `make test-slow` (tests/sizes.py).
+pytestmark = pytest.mark.slow
+
+KILLS = size("NOTALONE_CRASH_KILLS", full=50, quick=10)
 WRITERS = 16
 SHARED_PEOPLE = 6
 PACKAGE = Package(contact="signal: crash test", identifiers=(("email", "P@x.org", "p@x.org"),))

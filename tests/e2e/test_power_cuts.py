@@ -1,5 +1,7 @@
 """Crash safety, second half: ≥ 40 power cuts under 16 concurrent writers.
 
+(40 at full size, in `make test-slow`; 10 in `make test`: tests/sizes.py.)
+
 The escrow's real stack (`Database`, the services, `create_app`, served by uvicorn on a
 free port) runs on `powercut.BufferedVFS`, which keeps every write in a page cache until
 xSync. Survivors write records and entries as in test_crash_safety.py (its helpers: each
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from notalone.crypto import hpke
@@ -55,10 +58,14 @@ from tests.e2e.test_crash_safety import (
     _register,
 )
 from tests.services.conftest import Clock
+from tests.sizes import size
 from tests.upstack import free_port
 from tests.web.conftest import OPERATOR_TOKEN, make_settings
 
-CUTS = int(os.environ.get("NOTALONE_POWER_CUTS", "40"))
+# Quick in `make test`, at full size in `make test-slow` (tests/sizes.py).
+pytestmark = pytest.mark.slow
+
+CUTS = size("NOTALONE_POWER_CUTS", full=40, quick=10)
 CONTROL_CUTS = 3
 COUNSELORS = 2
 #: A cut comes right after a random one of the next this-many writes, syncs and
@@ -393,7 +400,7 @@ def run_power_cuts(tmp_path: Path, cuts: int, synchronous: str, seed: int) -> Fi
 def test_power_cuts_lose_no_acknowledged_write_with_synchronous_full(tmp_path: Path) -> None:
     figures = run_power_cuts(tmp_path, CUTS, "FULL", seed=20261201)
     print("\n" + figures.line("FULL"))
-    assert figures.cuts == CUTS >= 40
+    assert figures.cuts == CUTS
     assert figures.lost == set(), "an acknowledged write was lost"
     # The cuts did land among unsynced writes, and tore some of them.
     assert figures.io.applied > 0

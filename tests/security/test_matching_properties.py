@@ -13,12 +13,11 @@ does. The oracle is the protocol's promise, computed independently of the matche
 
 Building a slot costs an HPKE seal, so every slot is built once per module into a pool and
 the scenarios draw from it. `NOTALONE_MATCHING_EXAMPLES` sets the number of scenarios
-(10,000 by default).
+(10,000 at full size, 1,500 in `make test`: tests/sizes.py).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -30,8 +29,12 @@ from hypothesis import strategies as st
 from notalone.crypto import aead, group, hpke, shamir
 from notalone.protocol import matching, slots
 from notalone.protocol.slots import Package, Slot
+from tests.sizes import size
 
-EXAMPLES = int(os.environ.get("NOTALONE_MATCHING_EXAMPLES", "10000"))
+# Quick in `make test`, at full size in `make test-slow` (tests/sizes.py).
+pytestmark = pytest.mark.slow
+
+EXAMPLES = size("NOTALONE_MATCHING_EXAMPLES", full=10_000, quick=1_500)
 THRESHOLDS = (2, 3)
 HONEST_ACCOUNTS = 6
 GENUINE_PER_ACCOUNT = 2

@@ -32,14 +32,12 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute
 from typer.testing import CliRunner
 
 from notalone.cli.main import app as cli_app
 from notalone.crypto import aead, group, oprf, shamir
 from notalone.storage.engine import Database
-from notalone.web.app import build_services, create_app
 from notalone.web.auth import (
     current_account,
     current_counselor,
@@ -47,7 +45,7 @@ from notalone.web.auth import (
     require_operator,
 )
 from tests.services.conftest import Clock
-from tests.web.conftest import OPERATOR_TOKEN, Env, make_settings
+from tests.web.conftest import OPERATOR_TOKEN, Env, make_settings, running_env
 
 # --------------------------------------------------------------------------- /metrics
 
@@ -64,15 +62,8 @@ def _fresh_env(tmp_path: Path, name: str) -> Iterator[Env]:
     with Database(url) as database:
         database.upgrade()
     clock = Clock()
-    settings = make_settings(url, clock)
-    database = Database(settings.database_url)
-    services = build_services(settings, database)
-    app = create_app(settings, services)
-    try:
-        with TestClient(app, base_url="https://testserver") as client:
-            yield Env(client, app, settings, services, clock, database)
-    finally:
-        database.dispose()
+    with running_env(make_settings(url, clock), clock) as env:
+        yield env
 
 
 @pytest.fixture

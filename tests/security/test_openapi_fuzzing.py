@@ -1,5 +1,7 @@
 """schemathesis against the escrow's OpenAPI schema, stateful: ≥ 10,000 requests, 0 failures.
 
+(10,000 at full size, in `make test-slow`; 2,500 in `make test`: tests/sizes.py.)
+
 The app (`notalone.web.app.create_app`, SQLite in tmp_path, the real key-server apps
 behind the relay) is called in-process through schemathesis' ASGI transport. Its schema,
 with the OpenAPI links of tests/security/openapi_harness.py added, drives schemathesis'
@@ -28,7 +30,6 @@ server answered; /metrics' own count is printed beside it.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -54,10 +55,14 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.security import openapi_harness as harness
 from tests.security.openapi_harness import Auth, Escrow, Tally
+from tests.sizes import size
 from tests.web.conftest import OPERATOR_TOKEN
 
+# Quick in `make test`, at full size in `make test-slow` (tests/sizes.py).
+pytestmark = pytest.mark.slow
+
 #: At least this many fuzzed requests must reach the app.
-MIN_REQUESTS = int(os.environ.get("NOTALONE_OPENAPI_REQUESTS", "10000"))
+MIN_REQUESTS = size("NOTALONE_OPENAPI_REQUESTS", full=10_000, quick=2_500)
 #: Steps of a scenario: longer scenarios reach deeper states and cost Hypothesis less
 #: per request.
 STEPS = 50
@@ -82,7 +87,8 @@ def escrow(tmp_path: Path) -> Iterator[Escrow]:
 
 
 def _credentials(app: Any) -> Auth:
-    """An organization, a counselor and a logged-in survivor, made before the run."""
+    """An organization with an enrolled admin, a counselor and a logged-in survivor of
+    that organization, made before the run."""
     client = TestClient(app, base_url="http://testserver")
     operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
     made = client.post("/v1/organizations", json={"name": "Fuzzing org"}, headers=operator)
@@ -101,7 +107,20 @@ def _credentials(app: Any) -> Auth:
         headers=operator,
     )
     assert counselor.status_code == 201, counselor.text
-    auth = Auth(counselor.json()["token"], "", body["username"], body["auth_key"])
+    enrollment = client.post(
+        f"/v1/organizations/{made.json()['organization_id']}/admin-enrollments",
+        json={"display_name": "Fuzz admin"},
+        headers=operator,
+    )
+    assert enrollment.status_code == 201, enrollment.text
+    admin = client.post(
+        "/v1/organization/enroll",
+        json={"code": enrollment.json()["code"], "intake_public_key": "cd" * 32},
+    )
+    assert admin.status_code == 201, admin.text
+    auth = Auth(
+        counselor.json()["token"], admin.json()["token"], "", body["username"], body["auth_key"]
+    )
     auth.survivor = _login(client, auth)
     return auth
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,11 +253,20 @@ def database_url(web_backend: str, tmp_path: Path, request: pytest.FixtureReques
 @pytest.fixture
 def env(database_url: str) -> Iterator[Env]:
     clock = Clock()
-    settings = make_settings(database_url, clock)
+    with running_env(make_settings(database_url, clock), clock) as made:
+        yield made
+
+
+@contextmanager
+def running_env(settings: EscrowSettings, clock: Clock) -> Iterator[Env]:
+    """The app with every service `settings` enable, served to an open test client (its
+    lifespan running); the database is disposed of afterwards."""
     database = Database(settings.database_url)
     services = build_services(settings, database)
     app = create_app(settings, services)
-    # https: the session cookie is Secure, so the client sends it back over TLS only.
-    with TestClient(app, base_url="https://testserver") as client:
-        yield Env(client, app, settings, services, clock, database)
-    database.dispose()
+    try:
+        # https: the session cookie is Secure, so the client sends it back over TLS only.
+        with TestClient(app, base_url="https://testserver") as client:
+            yield Env(client, app, settings, services, clock, database)
+    finally:
+        database.dispose()

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from fastapi.testclient import TestClient
 
 from notalone.errors import InputError
 from notalone.services.notifications import (
@@ -34,13 +33,11 @@ from notalone.services.notifications import (
     NotificationService,
     RecordingMailer,
 )
-from notalone.storage.engine import Database
 from notalone.storage.outbox import OutboxView, SqlOutbox
-from notalone.web.app import build_services, create_app
 from notalone.web.notifier import Notifier, SmtpMailer
 from notalone.web.settings import EscrowSettings
 from tests.services.conftest import Clock
-from tests.web.conftest import Env, make_settings
+from tests.web.conftest import Env, make_settings, running_env
 
 SENDER = "notalone@escrow.example"
 POLL_S = 0.02
@@ -124,15 +121,9 @@ def notifying_env(database_url: str, smtp_port: int) -> Iterator[Env]:
         notify_poll_s=POLL_S,
         entry_response_floor_ms=0,
     )
-    database = Database(settings.database_url)
-    services = build_services(settings, database)
-    assert services.notifications is not None
-    app = create_app(settings, services)
-    try:
-        with TestClient(app, base_url="https://testserver") as client:
-            yield Env(client, app, settings, services, clock, database)
-    finally:
-        database.dispose()
+    with running_env(settings, clock) as env:
+        assert env.services.notifications is not None
+        yield env
 
 
 def _rows(env: Env) -> list[OutboxView]:
