@@ -13,7 +13,9 @@ dumped as — in:
 
 - the escrow's SQLite file and its `-wal` file, read raw while the servers run, and again
   after the servers stop and a TRUNCATE checkpoint; also the key servers' quota files;
-- a `pg_dump` of the escrow's PostgreSQL database;
+- a `pg_dump` of the escrow's PostgreSQL database, and PostgreSQL's own files after a
+  CHECKPOINT: the database's heap, index and TOAST files, and the WAL segments written
+  during the test (read raw from the data directory, which needs root or postgres);
 - everything logged while it ran: every logger at DEBUG (uvicorn with its access log,
   FastAPI, SQLAlchemy's engine with its statements, parameters and rows, notalone), but
   httpcore, the client's transport, at INFO (its socket traces are not server logs).
@@ -224,6 +226,61 @@ class Scanner:
             if at >= 0:
                 found.add((canary.kind, needle.decode(errors="replace"), at))
         return sorted(found)
+
+
+#: Digits and the separators phone numbers are written with, all as "#".
+SHAPE = bytes.maketrans(b"0123456789 ().-", b"#" * 15)
+RUN_START = b"#" * 8
+RUN = re.compile(rb"#+")
+NOT_A_DIGIT = re.compile(rb"[^0-9]")
+
+
+@dataclass
+class BulkScanner:
+    """`Scanner` for large raw images (a core dump, PostgreSQL's files). The canaries
+    that hold the "canary" marker go to a `Scanner`; for phone numbers there is one pass
+    over runs of digits and separators (space, brackets, dot, dash) at least eight long:
+    a run is reduced to its digits, and any canary's national number inside them is a
+    hit. Every phone form `Scanner` searches (as entered, E.164 with and without "+",
+    national) is such a run holding those digits, so this finds them all, and more;
+    searching each form directly would cost a pass over the image per form."""
+
+    canaries: Sequence[Canary]
+    anchored: Scanner = field(init=False)
+    numbers: dict[bytes, Canary] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.anchored = Scanner([c for c in self.canaries if c.kind != "phone"])
+        assert not self.anchored.needles or all(
+            ANCHOR.search(form.encode()) for c in self.anchored.canaries for form in c.forms
+        )
+        self.numbers = {
+            str(phonenumbers.parse(c.forms[1]).national_number).encode(): c
+            for c in self.canaries
+            if c.kind == "phone"
+        }
+
+    def find(self, data: bytes) -> list[tuple[str, str, int]]:
+        found = self.anchored.find(data)
+        if not self.numbers:
+            return found
+        lengths = {len(number) for number in self.numbers}
+        # Digits and separators become "#": a written number is then a run of them, and
+        # a literal search for eight finds every candidate at C speed.
+        shaped = data.translate(SHAPE)
+        at = shaped.find(RUN_START)
+        while at >= 0:
+            run = RUN.match(shaped, at)
+            assert run is not None
+            end = run.end()
+            digits = NOT_A_DIGIT.sub(b"", data[at:end])
+            for length in lengths:
+                for i in range(len(digits) - length + 1):
+                    canary = self.numbers.get(digits[i : i + length])
+                    if canary is not None:
+                        found.append((canary.kind, data[at:end].decode(), at))
+            at = shaped.find(RUN_START, end)
+        return found
 
 
 # --------------------------------------------------------------------------- servers
@@ -552,9 +609,41 @@ def _read(path: Path) -> bytes:
     return path.read_bytes() if path.exists() else b""
 
 
+def _pg_files(name: str, since: float) -> tuple[bytes, bytes]:
+    """PostgreSQL's own files after a CHECKPOINT: every file of database `name` (heap,
+    indexes, TOAST, free-space and visibility maps), and the WAL segments written since
+    `since` (seconds since the epoch; the cluster's WAL holds every database's changes).
+    Values PostgreSQL compresses (pglz, in TOAST) would hide a leak from a byte search;
+    the escrow stores ciphertexts, which do not compress, and short values."""
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=name, autocommit=True
+    ) as connection:
+        connection.execute("CHECKPOINT")
+        setting = connection.execute("SHOW data_directory").fetchone()
+        oid = connection.execute(
+            "SELECT oid FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+    assert setting is not None
+    assert oid is not None
+    data = Path(setting[0])
+    try:
+        tables = [p for p in sorted((data / "base" / str(oid[0])).iterdir()) if p.is_file()]
+        wal = [
+            p
+            for p in sorted((data / "pg_wal").iterdir())
+            if p.is_file() and p.stat().st_mtime >= since
+        ]
+        return b"".join(map(_read, tables)), b"".join(map(_read, wal))
+    except PermissionError:
+        pytest.fail(
+            f"PostgreSQL's data directory {data} is not readable by this user: the scan of "
+            "its raw files runs as root or as the postgres user"
+        )
+
+
 def test_no_canary_at_rest_or_in_logs(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
     count = COUNTS[stack.backend]
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     submitted = submit(stack, count)
     opened = check_matches(stack, submitted)
     elapsed_submit = time.monotonic() - started
@@ -565,9 +654,9 @@ def test_no_canary_at_rest_or_in_logs(stack: Stack, caplog: pytest.LogCaptureFix
     findings: dict[str, list[tuple[str, str, int]]] = {}
     scanned: dict[str, int] = {}
 
-    def scan(label: str, data: bytes) -> None:
+    def scan(label: str, data: bytes, by: Scanner | BulkScanner = scanner) -> None:
         scanned[label] = len(data)
-        findings[label] = scanner.find(data)
+        findings[label] = by.find(data)
 
     if stack.sqlite_file is not None:
         # Raw bytes while the escrow still runs: the WAL holds the newest pages.
@@ -584,7 +673,14 @@ def test_no_canary_at_rest_or_in_logs(stack: Stack, caplog: pytest.LogCaptureFix
         scan("sqlite file (checkpointed)", _read(stack.sqlite_file))
         scan("sqlite wal (checkpointed)", _read(wal))
     else:
-        scan("pg_dump", _pg_dump(stack.database_url.rsplit("/", 1)[1]))
+        name = stack.database_url.rsplit("/", 1)[1]
+        scan("pg_dump", _pg_dump(name))
+        tables, wal = _pg_files(name, started_wall)
+        # Raw files hold bytea as bytes, not hex, and are larger: the bulk scanner.
+        bulk = BulkScanner(canaries)
+        scan("postgresql data files (checkpointed)", tables, bulk)
+        scan("postgresql wal (written during the test)", wal, bulk)
+        assert scanned["postgresql wal (written during the test)"] > 0
     for quota_file in stack.quota_files:
         scan(f"key-server quota {quota_file.name}", _read(quota_file))
         scan(f"key-server quota {quota_file.name}-wal", _read(Path(f"{quota_file}-wal")))
@@ -607,7 +703,7 @@ def test_no_canary_at_rest_or_in_logs(stack: Stack, caplog: pytest.LogCaptureFix
         print(f"[canary {stack.backend}]   {label}: {scanned_bytes:,} bytes, {found} found")
     print(
         f"[canary {stack.backend}]   {len(caplog.records):,} log records from {loggers}; "
-        f"{scanner.bytes_scanned:,} bytes scanned in all"
+        f"{sum(scanned.values()):,} bytes scanned in all"
     )
 
     # The logs did capture the servers: uvicorn, and SQLAlchemy's statements.
@@ -650,3 +746,9 @@ def positive_control(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
         )
     kinds = {kind for kind, _, _ in scanner.find(_pg_dump(name))}
     assert kinds == {"email", "phone"}, "the scanner missed a canary in the pg_dump"
+    tables, wal = _pg_files(name, since=0)
+    bulk = BulkScanner([email, phone])
+    kinds = {kind for kind, _, _ in bulk.find(tables)}
+    assert kinds == {"email", "phone"}, "the scanner missed a canary in PostgreSQL's files"
+    kinds = {kind for kind, _, _ in bulk.find(wal)}
+    assert kinds == {"email", "phone"}, "the scanner missed a canary in PostgreSQL's WAL"

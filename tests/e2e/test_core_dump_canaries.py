@@ -29,13 +29,11 @@ from __future__ import annotations
 
 import json
 import mmap
-import re
 import secrets
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -47,10 +45,9 @@ from notalone.client import counselor
 from notalone.client.escrow import EscrowClient
 from notalone.storage.engine import Database
 from tests.e2e.test_canary import (
-    ANCHOR,
     COUNSELORS,
+    BulkScanner,
     Canary,
-    Scanner,
     Servers,
     Stack,
     check_matches,
@@ -78,11 +75,6 @@ CONFIG_OVERRIDES = {
 GCORE_TIMEOUT_S = 120
 PAGE = 4096
 ZERO_PAGE = bytes(PAGE)
-#: Digits and the separators phone numbers are written with, all as "#".
-SHAPE = bytes.maketrans(b"0123456789 ().-", b"#" * 15)
-RUN_START = b"#" * 8
-RUN = re.compile(rb"#+")
-NOT_A_DIGIT = re.compile(rb"[^0-9]")
 
 
 @pytest.fixture
@@ -150,54 +142,6 @@ def _gcore(pid: int, prefix: Path) -> Path:
     return core
 
 
-@dataclass
-class CoreScanner:
-    """test_canary's Scanner for the canaries that hold its "canary" marker, and, for
-    phone numbers, one pass over runs of digits and separators (space, brackets, dot,
-    dash) at least eight long: a run is reduced to its digits, and any canary's national
-    number inside them is a hit. Every phone form test_canary searches (as entered,
-    E.164 with and without "+", national) is such a run holding those digits, so this
-    finds them all, and more; searching each form directly would cost a pass over the
-    dump per form."""
-
-    canaries: Sequence[Canary]
-    anchored: Scanner = field(init=False)
-    numbers: dict[bytes, Canary] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.anchored = Scanner([c for c in self.canaries if c.kind != "phone"])
-        assert not self.anchored.needles or all(
-            ANCHOR.search(form.encode()) for c in self.anchored.canaries for form in c.forms
-        )
-        self.numbers = {
-            str(phonenumbers.parse(c.forms[1]).national_number).encode(): c
-            for c in self.canaries
-            if c.kind == "phone"
-        }
-
-    def find(self, data: bytes) -> list[tuple[str, str, int]]:
-        found = self.anchored.find(data)
-        if not self.numbers:
-            return found
-        lengths = {len(number) for number in self.numbers}
-        # Digits and separators become "#": a written number is then a run of them, and
-        # a literal search for eight finds every candidate at C speed.
-        shaped = data.translate(SHAPE)
-        at = shaped.find(RUN_START)
-        while at >= 0:
-            run = RUN.match(shaped, at)
-            assert run is not None
-            end = run.end()
-            digits = NOT_A_DIGIT.sub(b"", data[at:end])
-            for length in lengths:
-                for i in range(len(digits) - length + 1):
-                    canary = self.numbers.get(digits[i : i + length])
-                    if canary is not None:
-                        found.append((canary.kind, data[at:end].decode(), at))
-            at = shaped.find(RUN_START, end)
-        return found
-
-
 def _segments(dump: mmap.mmap) -> Iterator[tuple[int, int]]:
     """(start, end) of each run of pages that are not all zeros. Most of a dump is zero
     pages (untouched stacks and arenas); no canary form crosses into one, as none
@@ -214,7 +158,7 @@ def _segments(dump: mmap.mmap) -> Iterator[tuple[int, int]]:
         yield start, len(dump)
 
 
-def _scan(core: Path, scanner: CoreScanner) -> tuple[dict[str, list[tuple[str, str, int]]], int]:
+def _scan(core: Path, scanner: BulkScanner) -> tuple[dict[str, list[tuple[str, str, int]]], int]:
     """Every canary found in the dump: in its bytes ("bytes"), and in its every-2nd and
     every-4th byte from each start ("utf-16 +k", "ucs-4 +k"); and how many bytes were
     not zero pages. Offsets are the dump file's."""
@@ -271,7 +215,7 @@ def test_no_canary_in_a_core_dump_of_the_servers(up: UpProcess, tmp_path: Path) 
             assert up.process.poll() is None, "the servers stopped while being dumped"
             scanned, cpu = time.monotonic(), time.process_time()
             # One pass for both: the dump is large, and a hit names the form it matched.
-            found, nonzero = _scan(core, CoreScanner([*canaries, *controls_made]))
+            found, nonzero = _scan(core, BulkScanner([*canaries, *controls_made]))
             controls = _of(found, controls_made)
             leaks = {label: [hit for hit in hits if hit not in controls.get(label, [])]
                      for label, hits in found.items()}  # fmt: skip
@@ -316,7 +260,7 @@ def test_the_scan_reads_utf16_and_ucs4_views(tmp_path: Path) -> None:
     at_phone = len(head) + len(filler)
     dump = tmp_path / "core.test"
     dump.write_bytes(head + filler + national + filler)
-    found, nonzero = _scan(dump, CoreScanner([contact, phone]))
+    found, nonzero = _scan(dump, BulkScanner([contact, phone]))
     assert nonzero == dump.stat().st_size - PAGE
     assert found == {
         f"utf-16 +{at_utf16 % 2}": [("contact", text, at_utf16)],
