@@ -8,18 +8,13 @@ import asyncio
 import random
 import threading
 import time
+from dataclasses import replace
 
 from fastapi.testclient import TestClient
 
 from notalone.web.app import create_app
 from notalone.web.timing import PreciseWaker
 from tests.web.conftest import Env
-
-THREAD_NAME = "notalone-response-floor"
-
-
-def _floor_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == THREAD_NAME]
 
 
 async def _wait(waker: PreciseWaker, deadline: float, woken: list[tuple[float, float]]) -> None:
@@ -47,9 +42,8 @@ def test_no_wait_ends_before_its_deadline() -> None:
 
 def test_a_deadline_already_past_returns_without_a_thread() -> None:
     waker = PreciseWaker()
-    before = len(_floor_threads())
     asyncio.run(waker.sleep_until(time.monotonic() - 1))
-    assert len(_floor_threads()) == before
+    assert not waker.running
     waker.close()
 
 
@@ -106,11 +100,11 @@ def test_closing_hands_pending_waits_to_their_loop_and_a_later_wait_restarts() -
         pending = [asyncio.create_task(_wait(waker, deadline, woken)) for _ in range(5)]
         await asyncio.sleep(0.005)
         await asyncio.to_thread(waker.close)
-        assert _floor_threads() == []
+        assert not waker.running
         await asyncio.gather(*pending)
         # Still padded after the close, then served by a new thread.
         await _wait(waker, time.monotonic() + 0.01, woken)
-        assert len(_floor_threads()) == 1
+        assert waker.running
 
     try:
         asyncio.run(main())
@@ -118,14 +112,15 @@ def test_closing_hands_pending_waits_to_their_loop_and_a_later_wait_restarts() -
         waker.close()
     assert len(woken) == 6
     assert all(at >= deadline for deadline, at in woken)
-    assert _floor_threads() == []
+    assert not waker.running
 
 
 def test_the_app_stops_its_waker_on_shutdown(env: Env) -> None:
-    app = create_app(env.settings, env.services)
+    # A floor no loaded machine overruns: an answer later than the floor needs no waiting.
+    app = create_app(replace(env.settings, entry_response_floor_ms=1000), env.services)
     with TestClient(app, base_url="https://testserver") as client:
         survivor = env.survivor()
         response = client.post("/v1/entries", json={}, headers=survivor.headers)
         assert response.status_code == 400
-        assert len(_floor_threads()) == 1
-    assert _floor_threads() == []
+        assert app.state.response_waker.running
+    assert not app.state.response_waker.running

@@ -274,6 +274,7 @@ def create_app(
     app.state.settings = settings
     app.state.services = services
     app.state.metrics = metrics
+    app.state.response_waker = waker
     install_problem_handlers(app)
     # The last added runs first: the security headers and the metrics see even the 413
     # of the body limit and the 403 of a cross-site write.

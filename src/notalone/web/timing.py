@@ -47,6 +47,12 @@ class PreciseWaker:
         self._thread: threading.Thread | None = None
         self._stopping = False
 
+    @property
+    def running(self) -> bool:
+        """Whether the thread is up (it starts on the first wait that has to wait)."""
+        with self._condition:
+            return self._thread is not None and self._thread.is_alive()
+
     async def sleep_until(self, deadline: float) -> None:
         """Return once `time.monotonic()` has reached `deadline`."""
         if deadline <= time.monotonic():
