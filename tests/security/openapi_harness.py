@@ -177,7 +177,8 @@ LINKS: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any] | None]] = 
     (CREATE_ENTRY, "201", "ListEntries", LIST_ENTRIES, {}, None),
     # Routes that lead nowhere, reached from a registration or a login alone, were seldom
     # chosen (GET /v1/account 1 to 7 times in 4,000 requests, /v1/logout sometimes never
-    # in 2,500): reached from busier states too.
+    # in 2,500): reached from busier states too. Not GET /v1/account → logout: with that
+    # link Hypothesis spent half of a run on GET /v1/account.
     (CREATE_ENTRY, "201", "Account", GET_ACCOUNT, {}, None),
     (CREATE_ENTRY, "201", "Counselors", SURVIVOR_COUNSELORS, {}, None),
     (LIST_ENTRIES, "200", "Counselors", SURVIVOR_COUNSELORS, {}, None),
@@ -185,7 +186,6 @@ LINKS: list[tuple[str, str, str, str, dict[str, Any], dict[str, Any] | None]] = 
     (LIST_ENTRIES, "200", "ChangePassphrase", CHANGE_PASSPHRASE, {}, None),
     (CREATE_RECORD, "201", "ChangePassphrase", CHANGE_PASSPHRASE, {}, None),
     (LIST_ENTRIES, "200", "Logout", LOGOUT, {}, None),
-    (GET_ACCOUNT, "200", "Logout", LOGOUT, {}, None),
     (CREATE_ORGANIZATION, "201", "Deployment", DEPLOYMENT, {}, None),
     (CREATE_ORGANIZATION, "201", "Counselors", LIST_COUNSELORS, {}, None),
     (CREATE_ORGANIZATION, "201", "LoginStart", LOGIN_START, {}, None),
