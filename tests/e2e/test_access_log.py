@@ -25,7 +25,7 @@ import uvicorn
 from notalone.storage.engine import Database
 from notalone.web.app import build_services, create_app
 from notalone.web.settings import load_settings
-from tests.e2e.test_two_escrows import NOTALONE, EscrowProcess
+from tests.e2e.test_two_escrows import NOTALONE, EscrowProcess, deal_keys
 from tests.upstack import free_port
 
 SOURCE = "127.0.0.77"
@@ -38,13 +38,7 @@ PROXY_HEADERS = {
 
 
 def _config(tmp_path: Path) -> Path:
-    dealt = subprocess.run(  # noqa: S603 - our own command and arguments.
-        [str(NOTALONE), "deal-keys", "--out", str(tmp_path / "keys")],
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-    assert dealt.returncode == 0, dealt.stderr.decode(errors="replace")
+    deal_keys(tmp_path / "keys")
     config = {
         "database_url": f"sqlite:///{tmp_path / 'escrow.sqlite3'}",
         "server_secret": secrets.token_hex(32),

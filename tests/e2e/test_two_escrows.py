@@ -107,15 +107,20 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
         server.drop(name)
 
 
-def _run_escrows(database_url: str, tmp_path: Path) -> Iterator[Deployment]:
-    """Deal the keys, write the config, start both escrows; stop them at the end."""
+def deal_keys(out: Path) -> None:
+    """`notalone deal-keys --out OUT`, as an operator runs it."""
     dealt = subprocess.run(  # noqa: S603 - our own command and arguments.
-        [str(NOTALONE), "deal-keys", "--out", str(tmp_path / "keys")],
+        [str(NOTALONE), "deal-keys", "--out", str(out)],
         capture_output=True,
         check=False,
         timeout=60,
     )
     assert dealt.returncode == 0, dealt.stderr.decode(errors="replace")
+
+
+def _run_escrows(database_url: str, tmp_path: Path) -> Iterator[Deployment]:
+    """Deal the keys, write the config, start both escrows; stop them at the end."""
+    deal_keys(tmp_path / "keys")
     config = {
         "database_url": database_url,
         "server_secret": secrets.token_hex(32),
