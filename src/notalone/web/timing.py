@@ -10,9 +10,9 @@ The wait must not leak through its own precision. asyncio's own timers cannot be
 the selector waits in whole milliseconds (epoll_wait) and asyncio rounds each timeout
 up, so a sleep ends up to 1 ms late, by an amount set by the sub-millisecond moment the
 loop went idle, that is, by how long the handler worked. Over 10,000 interleaved
-requests that showed as matched inserts answering 26 µs later than waiting ones (median
-of pairs), above the noise floor of 39 µs... of the whole answer, 60 µs. So a
-`PreciseWaker` thread sleeps until each deadline with the operating system's timer
+requests, matched inserts answered 46 to 60 µs later than waiting ones (median of the
+paired differences), above a noise floor of 39 to 40 µs; 26 µs of it was the wait's own
+overshoot. So a `PreciseWaker` thread sleeps until each deadline with the operating system's timer
 (nanosecond clock, a few tens of microseconds of slack, the same for every request) and
 then wakes the loop at once through its self-pipe. The request holds no worker thread
 and no database connection while it waits.
