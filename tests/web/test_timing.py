@@ -8,13 +8,23 @@ import asyncio
 import random
 import threading
 import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from notalone.web.app import create_app
 from notalone.web.timing import PreciseWaker
 from tests.web.conftest import Env
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """`asyncio.run(main())` in a thread of its own: the browser tests' session-wide
+    Playwright keeps an event loop running in the main thread of a pytest worker."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, main()).result(timeout=60)
 
 
 async def _wait(waker: PreciseWaker, deadline: float, woken: list[tuple[float, float]]) -> None:
@@ -33,7 +43,7 @@ def test_no_wait_ends_before_its_deadline() -> None:
         await asyncio.gather(*(_wait(waker, d, woken) for d in deadlines))
 
     try:
-        asyncio.run(main())
+        _run(main)
     finally:
         waker.close()
     assert len(woken) == 300
@@ -42,7 +52,7 @@ def test_no_wait_ends_before_its_deadline() -> None:
 
 def test_a_deadline_already_past_returns_without_a_thread() -> None:
     waker = PreciseWaker()
-    asyncio.run(waker.sleep_until(time.monotonic() - 1))
+    _run(lambda: waker.sleep_until(time.monotonic() - 1))
     assert not waker.running
     waker.close()
 
@@ -61,7 +71,7 @@ def test_a_cancelled_wait_leaves_the_others_alone() -> None:
         assert left.cancelled()
 
     try:
-        asyncio.run(main())
+        _run(main)
     finally:
         waker.close()
     assert len(woken) == 1
@@ -107,7 +117,7 @@ def test_closing_hands_pending_waits_to_their_loop_and_a_later_wait_restarts() -
         assert waker.running
 
     try:
-        asyncio.run(main())
+        _run(main)
     finally:
         waker.close()
     assert len(woken) == 6
