@@ -406,7 +406,11 @@ def test_power_cuts_lose_no_acknowledged_write_with_synchronous_full(tmp_path: P
     assert figures.io.applied > 0
     assert figures.io.torn > 0
     assert figures.io.dropped > 0
-    assert figures.io.pending_main > 0
+    # Checkpoint writes to the database file itself are caught by a cut at some cuts
+    # only: the 40 of the full size always caught some (103 writes in the last CI run),
+    # the 10 of the quick size not always.
+    if CUTS >= 40:
+        assert figures.io.pending_main > 0
     assert figures.matches > 0
     assert figures.acknowledged > 0
 
