@@ -609,10 +609,28 @@ def _read(path: Path) -> bytes:
     return path.read_bytes() if path.exists() else b""
 
 
+#: PostgreSQL's WAL page: 8 KiB, opening with a 24-byte header, or 40 bytes where the
+#: XLP_LONG_HEADER flag is set (a segment's first page).
+WAL_PAGE = 8192
+XLP_LONG_HEADER = 0x0002
+
+
+def _wal_records(segment: bytes) -> bytes:
+    """A WAL segment without its page headers: a record that crosses a page boundary is
+    cut there by the next page's header, which would split a value in two (seen: a
+    planted canary missed), so the headers go and the records run on as written."""
+    pages = []
+    for at in range(0, len(segment), WAL_PAGE):
+        info = int.from_bytes(segment[at + 2 : at + 4], "little")
+        pages.append(segment[at + (40 if info & XLP_LONG_HEADER else 24) : at + WAL_PAGE])
+    return b"".join(pages)
+
+
 def _pg_files(name: str, since: float) -> tuple[bytes, bytes]:
     """PostgreSQL's own files after a CHECKPOINT: every file of database `name` (heap,
     indexes, TOAST, free-space and visibility maps), and the WAL segments written since
-    `since` (seconds since the epoch; the cluster's WAL holds every database's changes).
+    `since` (seconds since the epoch; the cluster's WAL holds every database's changes),
+    without their page headers.
     Values PostgreSQL compresses (pglz, in TOAST) would hide a leak from a byte search;
     the escrow stores ciphertexts, which do not compress, and short values."""
     with psycopg.connect(
@@ -633,7 +651,7 @@ def _pg_files(name: str, since: float) -> tuple[bytes, bytes]:
             for p in sorted((data / "pg_wal").iterdir())
             if p.is_file() and p.stat().st_mtime >= since
         ]
-        return b"".join(map(_read, tables)), b"".join(map(_read, wal))
+        return b"".join(map(_read, tables)), b"".join(_wal_records(_read(p)) for p in wal)
     except PermissionError:
         pytest.fail(
             f"PostgreSQL's data directory {data} is not readable by this user: the scan of "
